@@ -1,0 +1,23 @@
+use std::time::{Duration, UNIX_EPOCH};
+
+use driftless::config::IngestConfig;
+use driftless::ingest::{Ingest, SystemClock};
+use driftless::schema::Registry;
+use lambda_http::{run, service_fn, Error, Request, RequestExt};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    driftless::telemetry::init_logging();
+    // Built once per cold start: the compiled schemas, the configuration and the Firehose client.
+    let registry = Registry::embedded()?;
+    let config = IngestConfig::from_env()?;
+    let aws = aws_config::load_from_env().await;
+    let firehose = aws_sdk_firehose::Client::new(&aws);
+    let service = Ingest::new(registry, config, firehose, SystemClock);
+    let service = &service;
+    run(service_fn(move |req: Request| async move {
+        let deadline = UNIX_EPOCH + Duration::from_millis(req.lambda_context().deadline);
+        Ok::<_, Error>(ingest::handle(service, req, deadline).await)
+    }))
+    .await
+}

@@ -1,0 +1,387 @@
+//! The ingest service: one HTTP request in, per-event verdicts out, valid events handed to the
+//! `events` delivery stream and rejected ones, with their errors, to `quarantine`.
+//!
+//! It knows nothing of Lambda: the function crate turns its request into an [`HttpRequest`] and
+//! the [`HttpResponse`] back, so tests drive the real service with a fixed clock and any sink.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::body::decode_body;
+use crate::config::IngestConfig;
+use crate::error::{Error, Result};
+use crate::event::{apply_ip_policy, check_event, write_record, QuarantineRecord, RejectReason, RequestContext};
+use crate::firehose::{deliver, DeliveryReport, RecordPacker, RecordSink, RetryPolicy};
+use crate::schema::{FieldError, Registry};
+use crate::telemetry::{names, MetricSet, Unit};
+use crate::timestamp::{format_rfc3339, parse_rfc3339, EpochMillis};
+
+/// Quarantined events larger than this keep only their first [`QUARANTINE_PREFIX_BYTES`], so a
+/// quarantine line always fits one Firehose record.
+const QUARANTINE_RAW_MAX_BYTES: usize = 256 * 1024;
+const QUARANTINE_PREFIX_BYTES: usize = 64 * 1024;
+
+/// The parts of an HTTP request that ingest reads.
+#[derive(Debug, Clone, Default)]
+pub struct HttpRequest<'a> {
+    pub method: &'a str,
+    pub origin: Option<&'a str>,
+    pub content_type: Option<&'a str>,
+    pub content_encoding: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    pub source_ip: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+/// The server's clock, injected so tests can fix `received_at`.
+pub trait Clock: Send + Sync {
+    fn now_ms(&self) -> EpochMillis;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> EpochMillis {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as EpochMillis)
+            .unwrap_or(0)
+    }
+}
+
+/// One rejected event, as the response lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RejectedEvent {
+    pub index: usize,
+    pub event_id: Option<String>,
+    pub reason: RejectReason,
+    pub errors: Vec<FieldError>,
+}
+
+/// A batch after validation and enrichment, packed for Firehose.
+#[derive(Debug, Default)]
+pub struct ProcessedBatch {
+    pub accepted: usize,
+    pub rejected: Vec<RejectedEvent>,
+    pub events_records: Vec<Vec<u8>>,
+    pub quarantine_records: Vec<Vec<u8>>,
+}
+
+/// The body of a 200 response.
+#[derive(Debug, Serialize)]
+struct Verdicts<'a> {
+    accepted: usize,
+    rejected: &'a [RejectedEvent],
+}
+
+#[derive(Deserialize)]
+struct BatchIn<'a> {
+    #[serde(borrow, default)]
+    sent_at: Option<&'a RawValue>,
+    #[serde(borrow)]
+    events: Vec<&'a RawValue>,
+}
+
+/// What the request carried besides its body, for enrichment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Caller<'a> {
+    pub user_agent: Option<&'a str>,
+    pub source_ip: Option<&'a str>,
+}
+
+pub struct Ingest<S, C = SystemClock> {
+    registry: Registry,
+    config: IngestConfig,
+    sink: S,
+    clock: C,
+    retry: RetryPolicy,
+}
+
+impl<S: RecordSink, C: Clock> Ingest<S, C> {
+    pub fn new(registry: Registry, config: IngestConfig, sink: S, clock: C) -> Ingest<S, C> {
+        Ingest {
+            registry,
+            config,
+            sink,
+            clock,
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Ingest<S, C> {
+        self.retry = retry;
+        self
+    }
+
+    pub fn config(&self) -> &IngestConfig {
+        &self.config
+    }
+
+    /// Answers one HTTP request. Never panics on input and never answers 5xx for bad input: the
+    /// only 5xx is a 503 when the delivery stream could not take the events before `deadline`.
+    pub async fn handle(&self, req: &HttpRequest<'_>, deadline: Instant) -> HttpResponse {
+        let started = std::time::Instant::now();
+        let cors = match self.cors_headers(req.origin) {
+            Ok(headers) => headers,
+            Err(err) => return self.reject_request(&err, Vec::new()),
+        };
+        match req.method {
+            "OPTIONS" => return preflight(cors),
+            "POST" => {}
+            other => return self.reject_request(&Error::MethodNotAllowed(other.to_string()), cors),
+        }
+        let caller = Caller {
+            user_agent: req.user_agent,
+            source_ip: req.source_ip,
+        };
+        let outcome = match decode_body(req.content_type, req.content_encoding, req.body, &self.config.limits) {
+            Ok(json) => self.ingest(&json, caller, deadline).await,
+            Err(err) => Err(err),
+        };
+        let response = match outcome {
+            Ok(batch) => {
+                let body = serde_json::to_string(&Verdicts {
+                    accepted: batch.accepted,
+                    rejected: &batch.rejected,
+                })
+                .unwrap_or_default();
+                json_response(200, cors, body)
+            }
+            Err(err) => self.reject_request(&err, cors),
+        };
+        let mut metrics = MetricSet::new("ingest");
+        metrics.put(names::HANDLER_LATENCY_MS, Unit::Milliseconds, started.elapsed().as_secs_f64() * 1e3);
+        metrics.emit(self.clock.now_ms());
+        response
+    }
+
+    /// Validates, enriches and delivers one decoded batch.
+    pub async fn ingest(&self, json: &[u8], caller: Caller<'_>, deadline: Instant) -> Result<ProcessedBatch> {
+        let received_at = self.clock.now_ms();
+        let mut batch = self.process(json, caller, received_at)?;
+        let events = std::mem::take(&mut batch.events_records);
+        let quarantine = std::mem::take(&mut batch.quarantine_records);
+        let (events_result, quarantine_result) = tokio::join!(
+            self.deliver(&self.config.events_stream, events, deadline),
+            self.deliver(&self.config.quarantine_stream, quarantine, deadline),
+        );
+        let mut metrics = MetricSet::new("ingest");
+        let mut retried = 0;
+        let mut failures = 0;
+        for result in [&events_result, &quarantine_result] {
+            match result {
+                Ok(report) => retried += report.retried_records,
+                Err(_) => failures += 1,
+            }
+        }
+        metrics
+            .put(names::BATCH_SIZE, Unit::Count, (batch.accepted + batch.rejected.len()) as f64)
+            .put(names::EVENTS_ACCEPTED, Unit::Count, batch.accepted as f64)
+            .put(names::EVENTS_REJECTED, Unit::Count, batch.rejected.len() as f64)
+            .put(names::FIREHOSE_RETRIES, Unit::Count, retried as f64)
+            .put(names::FIREHOSE_FAILURES, Unit::Count, failures as f64);
+        metrics.emit(received_at);
+        let mut by_reason: BTreeMap<&str, usize> = BTreeMap::new();
+        for r in &batch.rejected {
+            *by_reason.entry(r.reason.as_str()).or_default() += 1;
+        }
+        for (reason, n) in by_reason {
+            let mut m = MetricSet::new("ingest").dimension("Reason", reason);
+            m.put(names::EVENTS_REJECTED, Unit::Count, n as f64);
+            m.emit(received_at);
+        }
+        events_result?;
+        quarantine_result?;
+        tracing::info!(message = "Batch ingested.", accepted = batch.accepted, rejected = batch.rejected.len());
+        Ok(batch)
+    }
+
+    async fn deliver(&self, stream: &str, records: Vec<Vec<u8>>, deadline: Instant) -> Result<DeliveryReport> {
+        if records.is_empty() {
+            return Ok(DeliveryReport::default());
+        }
+        deliver(&self.sink, stream, records, deadline, &self.retry).await
+    }
+
+    /// Parse, validate, enrich and pack, with no I/O: the hot path the benchmark measures.
+    pub fn process(&self, json: &[u8], caller: Caller<'_>, received_at: EpochMillis) -> Result<ProcessedBatch> {
+        let limits = &self.config.limits;
+        let batch: BatchIn<'_> = serde_json::from_slice(json).map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => Error::NotABatch(format!(
+                "{e}: send {{\"sent_at\": \"<RFC 3339>\", \"events\": [...]}}"
+            )),
+            _ => Error::MalformedJson(e.to_string()),
+        })?;
+        let sent_at_raw = match batch.sent_at.map(|raw| serde_json::from_str::<Cow<'_, str>>(raw.get())) {
+            Some(Ok(s)) => s,
+            _ => {
+                return Err(Error::NotABatch(
+                    "sent_at is required: the client's clock when the batch was sent, as an RFC 3339 string".into(),
+                ))
+            }
+        };
+        let sent_at = parse_rfc3339(&sent_at_raw).ok_or_else(|| {
+            Error::NotABatch(format!("sent_at {sent_at_raw:?} is not an RFC 3339 date-time such as 2026-11-28T14:30:22.123Z"))
+        })?;
+        if batch.events.len() > limits.max_events_per_batch {
+            return Err(Error::TooManyEvents {
+                count: batch.events.len(),
+                limit: limits.max_events_per_batch,
+            });
+        }
+        let ip = apply_ip_policy(caller.source_ip, self.config.ip_policy);
+        let ctx = RequestContext {
+            received_at,
+            sent_at,
+            sent_at_raw: &sent_at_raw,
+            ip,
+            user_agent: caller.user_agent,
+            max_event_age_ms: self.config.max_event_age.as_millis() as i64,
+        };
+        let received_at_text = format_rfc3339(received_at);
+        let mut events = RecordPacker::default();
+        let mut quarantine = RecordPacker::default();
+        let mut out = ProcessedBatch::default();
+        let mut line = Vec::with_capacity(1024);
+        for (index, raw) in batch.events.iter().enumerate() {
+            let text = raw.get();
+            let verdict = serde_json::from_str::<Value>(text)
+                .map_err(|e| crate::event::Rejection {
+                    reason: RejectReason::NotAnObject,
+                    errors: vec![FieldError::new("", format!("is not valid JSON: {e}"))],
+                })
+                .and_then(|value| check_event(&value, text.len(), &self.registry, limits).map(|()| value));
+            line.clear();
+            match verdict {
+                Ok(Value::Object(event)) => {
+                    write_record(&mut line, &event, &ctx);
+                    events.push_line(&line);
+                    out.accepted += 1;
+                }
+                Ok(_) => unreachable!("check_event accepts only objects"),
+                Err(rejection) => {
+                    let parsed: Option<Value> = serde_json::from_str(text).ok();
+                    let field = |k: &str| parsed.as_ref().and_then(|v| v.get(k)).and_then(Value::as_str);
+                    write_quarantine_line(
+                        &mut line,
+                        QuarantineRecord {
+                            received_at: received_at_text.clone(),
+                            sent_at: &sent_at_raw,
+                            index,
+                            event_id: field("event_id"),
+                            event_type: field("event_type"),
+                            schema_version: field("schema_version"),
+                            reason: rejection.reason,
+                            errors: &rejection.errors,
+                            user_agent: caller.user_agent,
+                            ip: ctx.ip.as_deref(),
+                            raw: None,
+                            raw_truncated: None,
+                        },
+                        raw,
+                    );
+                    quarantine.push_line(&line);
+                    out.rejected.push(RejectedEvent {
+                        index,
+                        event_id: field("event_id").map(str::to_string),
+                        reason: rejection.reason,
+                        errors: rejection.errors,
+                    });
+                }
+            }
+        }
+        out.events_records = events.finish();
+        out.quarantine_records = quarantine.finish();
+        Ok(out)
+    }
+
+    /// CORS, answered here and nowhere else: any origin when no allow-list is set, otherwise only
+    /// the listed ones. A request without `Origin` is not from a browser and needs no headers.
+    fn cors_headers(&self, origin: Option<&str>) -> Result<Vec<(&'static str, String)>> {
+        let Some(origin) = origin else { return Ok(Vec::new()) };
+        let allowed = match &self.config.allowed_origins {
+            None => "*".to_string(),
+            Some(list) if list.iter().any(|o| o == origin.trim_end_matches('/')) => origin.to_string(),
+            Some(_) => return Err(Error::OriginNotAllowed(origin.to_string())),
+        };
+        Ok(vec![
+            ("access-control-allow-origin", allowed),
+            // The SDK reads Retry-After on a 503, which CORS hides unless it is exposed.
+            ("access-control-expose-headers", "Retry-After".to_string()),
+            ("vary", "Origin".to_string()),
+        ])
+    }
+
+    /// The one place a request-level error becomes a response.
+    fn reject_request(&self, err: &Error, mut headers: Vec<(&'static str, String)>) -> HttpResponse {
+        let status = err.http_status();
+        if let Some(after) = err.retry_after() {
+            headers.push(("retry-after", after.as_secs().max(1).to_string()));
+        }
+        if status >= 500 {
+            tracing::error!(message = "Request failed.", code = err.code(), error = %err);
+        } else {
+            tracing::info!(message = "Request rejected.", status, code = err.code(), error = %err);
+        }
+        let mut m = MetricSet::new("ingest").dimension("Reason", err.code());
+        m.put(names::REQUESTS_REJECTED, Unit::Count, 1.0);
+        m.emit(self.clock.now_ms());
+        let body = serde_json::json!({"error": {"code": err.code(), "message": err.to_string()}}).to_string();
+        json_response(status, headers, body)
+    }
+}
+
+fn preflight(mut headers: Vec<(&'static str, String)>) -> HttpResponse {
+    headers.push(("access-control-allow-methods", "POST, OPTIONS".into()));
+    headers.push(("access-control-allow-headers", "Content-Type, Content-Encoding".into()));
+    headers.push(("access-control-max-age", "86400".into()));
+    HttpResponse {
+        status: 204,
+        headers,
+        body: String::new(),
+    }
+}
+
+fn json_response(status: u16, mut headers: Vec<(&'static str, String)>, body: String) -> HttpResponse {
+    headers.push(("content-type", "application/json".into()));
+    HttpResponse { status, headers, body }
+}
+
+/// Writes a quarantine line, keeping the raw event whole when it is small enough and minified
+/// so the line stays one line (JSON strings cannot hold raw newlines, so dropping them is safe).
+fn write_quarantine_line(out: &mut Vec<u8>, record: QuarantineRecord<'_>, raw: &RawValue) {
+    let text = raw.get();
+    let minified: Option<Box<RawValue>>;
+    let record = if text.len() > QUARANTINE_RAW_MAX_BYTES {
+        let mut cut = QUARANTINE_PREFIX_BYTES;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        QuarantineRecord {
+            raw_truncated: Some(&text[..cut]),
+            ..record
+        }
+    } else if text.contains(['\n', '\r']) {
+        minified = RawValue::from_string(text.replace(['\n', '\r'], "")).ok();
+        QuarantineRecord {
+            raw: minified.as_deref(),
+            ..record
+        }
+    } else {
+        QuarantineRecord { raw: Some(raw), ..record }
+    };
+    // Serialising plain data into a Vec cannot fail.
+    let _ = serde_json::to_writer(out, &record);
+}

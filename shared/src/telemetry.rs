@@ -1,0 +1,143 @@
+//! Logs and metrics: JSON logs through `tracing` on Lambda, and metrics as CloudWatch Embedded
+//! Metric Format documents on stdout, which CloudWatch turns into metrics without an API call.
+
+use std::io::Write;
+
+use serde_json::{json, Map, Value};
+
+use crate::timestamp::EpochMillis;
+
+/// Namespace of every Driftless metric.
+pub const NAMESPACE: &str = "Driftless";
+
+/// Metric names, one place for the dashboard and alarms in `template.yaml` to match.
+pub mod names {
+    pub const EVENTS_ACCEPTED: &str = "EventsAccepted";
+    pub const EVENTS_REJECTED: &str = "EventsRejected";
+    pub const BATCH_SIZE: &str = "BatchSize";
+    pub const FIREHOSE_RETRIES: &str = "FirehoseRetries";
+    pub const FIREHOSE_FAILURES: &str = "FirehoseFailures";
+    pub const HANDLER_LATENCY_MS: &str = "HandlerLatencyMs";
+    pub const REQUESTS_REJECTED: &str = "RequestsRejected";
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Count,
+    Milliseconds,
+    Bytes,
+    Percent,
+    None,
+}
+
+impl Unit {
+    fn as_str(self) -> &'static str {
+        match self {
+            Unit::Count => "Count",
+            Unit::Milliseconds => "Milliseconds",
+            Unit::Bytes => "Bytes",
+            Unit::Percent => "Percent",
+            Unit::None => "None",
+        }
+    }
+}
+
+/// One EMF document: a set of dimensions and the metric values recorded under them.
+#[derive(Debug, Clone)]
+pub struct MetricSet {
+    dimensions: Vec<(&'static str, String)>,
+    metrics: Vec<(&'static str, Unit, f64)>,
+}
+
+impl MetricSet {
+    pub fn new(function: &str) -> MetricSet {
+        MetricSet {
+            dimensions: vec![("Function", function.to_string())],
+            metrics: Vec::new(),
+        }
+    }
+
+    pub fn dimension(mut self, name: &'static str, value: impl Into<String>) -> MetricSet {
+        self.dimensions.push((name, value.into()));
+        self
+    }
+
+    pub fn put(&mut self, name: &'static str, unit: Unit, value: f64) -> &mut MetricSet {
+        self.metrics.push((name, unit, value));
+        self
+    }
+
+    /// The EMF document as JSON.
+    pub fn to_emf(&self, timestamp: EpochMillis) -> Value {
+        let mut doc = Map::new();
+        let dims: Vec<&str> = self.dimensions.iter().map(|(k, _)| *k).collect();
+        let defs: Vec<Value> = self
+            .metrics
+            .iter()
+            .map(|(name, unit, _)| json!({"Name": name, "Unit": unit.as_str()}))
+            .collect();
+        doc.insert(
+            "_aws".into(),
+            json!({
+                "Timestamp": timestamp,
+                "CloudWatchMetrics": [{"Namespace": NAMESPACE, "Dimensions": [dims], "Metrics": defs}]
+            }),
+        );
+        for (k, v) in &self.dimensions {
+            doc.insert((*k).into(), Value::String(v.clone()));
+        }
+        for (name, _, value) in &self.metrics {
+            doc.insert((*name).into(), json!(value));
+        }
+        Value::Object(doc)
+    }
+
+    /// Writes the document as one line on stdout, where the Lambda agent picks it up.
+    pub fn emit(&self, timestamp: EpochMillis) {
+        if self.metrics.is_empty() {
+            return;
+        }
+        let line = self.to_emf(timestamp).to_string();
+        let mut out = std::io::stdout().lock();
+        // Losing a metric line is better than failing a request over it.
+        let _ = writeln!(out, "{line}");
+    }
+}
+
+/// JSON logs on Lambda (where `AWS_LAMBDA_FUNCTION_NAME` is set), compact text elsewhere;
+/// the level comes from `RUST_LOG` (default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .without_time()
+            .init();
+    } else {
+        builder.compact().init();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emf_document_declares_every_metric_and_dimension() {
+        let mut set = MetricSet::new("ingest").dimension("Reason", "properties");
+        set.put(names::EVENTS_REJECTED, Unit::Count, 3.0);
+        let doc = set.to_emf(1_000);
+        assert_eq!(doc["_aws"]["Timestamp"], 1_000);
+        let cw = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(cw["Namespace"], "Driftless");
+        assert_eq!(cw["Dimensions"], json!([["Function", "Reason"]]));
+        assert_eq!(cw["Metrics"], json!([{"Name": "EventsRejected", "Unit": "Count"}]));
+        assert_eq!(doc["Function"], "ingest");
+        assert_eq!(doc["Reason"], "properties");
+        assert_eq!(doc["EventsRejected"], 3.0);
+    }
+}

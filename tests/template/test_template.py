@@ -1,0 +1,743 @@
+"""Checks of template.yaml (AWS SAM) that cfn-lint cannot make.
+
+Run: .venv/bin/python -m pytest tests/template -q
+
+- least privilege: no "*" action, no "*" resource where an ARN or a key prefix fits, each role
+  limited to what its owner needs (ingest: PutRecordBatch on its two streams; compaction:
+  list/get/put/delete on its prefixes; each Firehose stream: its own prefixes);
+- the bucket: TLS-only policy, Block Public Access, encryption, lifecycle;
+- every function: arm64, provided.al2023, rust-cargolambda, JSON logs;
+- every DRIFTLESS_* variable the Rust sources read is set on the function that reads it, from a
+  parameter or resource of the template, with the defaults of docs/wire-format.md;
+- the SAM transform accepts the template and cfn-lint reports nothing;
+- the Lambda event fixtures under tests/fixtures/events match the template.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+FIXTURES = ROOT / "tests" / "fixtures" / "events"
+WIRE_FORMAT = ROOT / "docs" / "wire-format.md"
+
+# --------------------------------------------------------------------------- loading
+
+
+class CfnLoader(yaml.SafeLoader):
+    """SafeLoader that turns CloudFormation short tags into their long JSON form."""
+
+
+def _construct_tag(loader: CfnLoader, suffix: str, node: yaml.Node):
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    if suffix == "Ref":
+        return {"Ref": value}
+    if suffix == "Condition":
+        return {"Condition": value}
+    if suffix == "GetAtt" and isinstance(value, str):
+        return {"Fn::GetAtt": value.split(".", 1)}
+    return {f"Fn::{suffix}": value}
+
+
+CfnLoader.add_multi_constructor("!", _construct_tag)
+
+
+def load_template() -> dict:
+    with TEMPLATE.open(encoding="utf-8") as f:
+        return yaml.load(f, Loader=CfnLoader)  # noqa: S506 - SafeLoader subclass
+
+
+@pytest.fixture(scope="module")
+def tpl() -> dict:
+    return load_template()
+
+
+@pytest.fixture(scope="module")
+def translated(tpl) -> dict:
+    """The template after the SAM transform, as CloudFormation would deploy it."""
+    from samtranslator.public.exceptions import InvalidDocumentException
+    from samtranslator.translator.transform import transform
+
+    class NoManagedPolicies:  # the template names no managed policy: nothing to look up
+        def load(self):
+            return {}
+
+    doc = copy.deepcopy(tpl)
+    for res in doc["Resources"].values():
+        if res["Type"] == "AWS::Serverless::Function":
+            res["Properties"]["CodeUri"] = "s3://artifacts/code.zip"  # what `sam package` does
+    old = os.environ.get("AWS_DEFAULT_REGION")
+    os.environ["AWS_DEFAULT_REGION"] = "eu-central-1"
+    try:
+        return transform(doc, {}, NoManagedPolicies())
+    except InvalidDocumentException as e:  # pragma: no cover - the failure message is the point
+        pytest.fail("SAM transform rejected template.yaml: " + "; ".join(c.message for c in e.causes))
+    finally:
+        if old is None:
+            del os.environ["AWS_DEFAULT_REGION"]
+        else:
+            os.environ["AWS_DEFAULT_REGION"] = old
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def resources(doc: dict, rtype: str) -> dict[str, dict]:
+    return {k: v for k, v in doc["Resources"].items() if v["Type"] == rtype}
+
+
+def function_props(doc: dict, name: str) -> dict:
+    """A function's properties with SAM Globals merged in (the function's own win)."""
+    merged = copy.deepcopy(doc.get("Globals", {}).get("Function", {}))
+    for key, value in doc["Resources"][name].get("Properties", {}).items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def flat(value) -> str:
+    """An ARN-like value as a ${...} string: Ref X -> ${X}, GetAtt X.A -> ${X.A}."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        (key, arg), = value.items()
+        if key == "Ref":
+            return "${%s}" % arg
+        if key == "Fn::GetAtt":
+            parts = arg.split(".", 1) if isinstance(arg, str) else arg
+            return "${%s.%s}" % (parts[0], parts[1])
+        if key == "Fn::Sub":
+            return arg if isinstance(arg, str) else arg[0]
+        if key == "Fn::Join":
+            return arg[0].join(flat(v) for v in arg[1])
+    raise AssertionError(f"cannot read {value!r} as an ARN or string")
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def policy_documents(doc: dict):
+    """(owner, policy document) for every identity policy in the template."""
+    for name, res in doc["Resources"].items():
+        props = res.get("Properties", {})
+        if res["Type"] == "AWS::IAM::Role":
+            for pol in props.get("Policies", []):
+                yield f"{name}/{pol['PolicyName']}", pol["PolicyDocument"]
+        elif res["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            yield name, props["PolicyDocument"]
+
+
+def allow_statements(doc: dict):
+    for owner, pdoc in policy_documents(doc):
+        for st in as_list(pdoc["Statement"]):
+            if st["Effect"] == "Allow":
+                yield owner, st
+
+
+def role_statements(doc: dict, role: str) -> list[dict]:
+    props = doc["Resources"][role]["Properties"]
+    return [st for pol in props.get("Policies", []) for st in as_list(pol["PolicyDocument"]["Statement"])]
+
+
+def role_of_function(doc: dict, fn: str) -> str:
+    role = function_props(doc, fn)["Role"]
+    assert "Fn::GetAtt" in role and role["Fn::GetAtt"][1] == "Arn", f"{fn}: Role must be a role of this template"
+    return role["Fn::GetAtt"][0]
+
+
+def serverless_functions(doc: dict) -> list[str]:
+    return sorted(resources(doc, "AWS::Serverless::Function"))
+
+
+def binary_of(doc: dict, fn: str) -> str:
+    return doc["Resources"][fn]["Metadata"]["BuildProperties"]["Binary"]
+
+
+def function_by_binary(doc: dict) -> dict[str, str]:
+    return {binary_of(doc, fn): fn for fn in serverless_functions(doc)}
+
+
+# A resource may end in a wildcard only as "<ARN>/<non-empty key prefix>/*".
+PREFIX_WILDCARD = re.compile(r"^\$\{[A-Za-z0-9]+\.Arn\}/[A-Za-z0-9_.=-]+(/[A-Za-z0-9_.=-]+)*/\*$")
+
+# --------------------------------------------------------------------------- least privilege
+
+
+@pytest.mark.parametrize("which", ["source", "translated"])
+def test_no_wildcard_action_or_resource(tpl, translated, which):
+    doc = tpl if which == "source" else translated
+    seen = 0
+    for owner, st in allow_statements(doc):
+        seen += 1
+        assert "NotAction" not in st and "NotResource" not in st, f"{owner}: Allow with NotAction/NotResource"
+        for action in as_list(st["Action"]):
+            assert "*" not in action, f"{owner}: wildcard action {action}"
+        for res in as_list(st["Resource"]):
+            text = flat(res)
+            assert text != "*", f"{owner}: Resource '*' for {st['Action']}"
+            if "*" in text:
+                assert PREFIX_WILDCARD.match(text), f"{owner}: wildcard resource {text} is not ARN/<prefix>/*"
+    assert seen >= 6
+
+
+@pytest.mark.parametrize("which", ["source", "translated"])
+def test_no_managed_policies_and_functions_use_template_roles(tpl, translated, which):
+    doc = tpl if which == "source" else translated
+    for name, role in resources(doc, "AWS::IAM::Role").items():
+        # Managed policies (e.g. AWSLambdaBasicExecutionRole: logs on "*") cannot be checked here.
+        assert not role["Properties"].get("ManagedPolicyArns"), f"{name} attaches managed policies"
+    for fn in serverless_functions(tpl):
+        props = function_props(tpl, fn)
+        assert "Policies" not in props, f"{fn}: SAM Policies would make SAM generate a role"
+        role_of_function(tpl, fn)
+
+
+def test_ingest_may_only_put_record_batch_on_its_two_streams(tpl):
+    fn = function_by_binary(tpl)["ingest"]
+    role = role_of_function(tpl, fn)
+    log_group = function_props(tpl, fn)["LoggingConfig"]["LogGroup"]["Ref"]
+    actions, targets = set(), set()
+    for st in role_statements(tpl, role):
+        assert st["Effect"] == "Allow"
+        acts = set(as_list(st["Action"]))
+        if all(a.startswith("logs:") for a in acts):
+            assert acts <= {"logs:CreateLogStream", "logs:PutLogEvents"}
+            assert [flat(r) for r in as_list(st["Resource"])] == ["${%s.Arn}" % log_group]
+            continue
+        actions |= acts
+        targets |= {flat(r) for r in as_list(st["Resource"])}
+    assert actions == {"firehose:PutRecordBatch"}
+    assert targets == {"${EventsStream.Arn}", "${QuarantineStream.Arn}"}
+    assert set(resources(tpl, "AWS::KinesisFirehose::DeliveryStream")) == {"EventsStream", "QuarantineStream"}
+
+
+COMPACT_PREFIXES = ("raw/events/", "raw/quarantine/", "lake/events/", "lake/quarantine/")
+
+
+def test_compaction_only_lists_gets_puts_deletes_its_prefixes(tpl):
+    fn = function_by_binary(tpl).get("compact")
+    assert fn, "no function builds the compact binary"
+    role = role_of_function(tpl, fn)
+    log_group = function_props(tpl, fn)["LoggingConfig"]["LogGroup"]["Ref"]
+    dlq = function_props(tpl, fn)["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Destination"]
+    s3_allowed = {"s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"}
+    writes = set()
+    for st in role_statements(tpl, role):
+        assert st["Effect"] == "Allow"
+        acts = set(as_list(st["Action"]))
+        res = [flat(r) for r in as_list(st["Resource"])]
+        if all(a.startswith("logs:") for a in acts):
+            assert res == ["${%s.Arn}" % log_group]
+        elif acts == {"sqs:SendMessage"}:
+            assert res == [flat(dlq)]
+        elif acts == {"s3:ListBucket"}:
+            assert res == ["${Bucket.Arn}"]
+            prefixes = as_list(st["Condition"]["StringLike"]["s3:prefix"])
+            assert prefixes and all(p.rstrip("*") in COMPACT_PREFIXES for p in prefixes), prefixes
+        else:
+            assert acts <= s3_allowed, acts
+            for r in res:
+                key = r.removeprefix("${Bucket.Arn}/")
+                assert key != r and key.endswith("/*") and key[:-1] in COMPACT_PREFIXES, r
+                if acts & {"s3:PutObject", "s3:AbortMultipartUpload"}:
+                    writes.add(key[:-1])
+    # Compaction reads and deletes raw/, but writes only the lake.
+    assert writes == {"lake/events/", "lake/quarantine/"}
+
+
+def _static(prefix: str) -> str:
+    return prefix.split("!{", 1)[0]
+
+
+def test_firehose_writes_only_its_prefixes(tpl):
+    owned = {}
+    for name, stream in resources(tpl, "AWS::KinesisFirehose::DeliveryStream").items():
+        dest = stream["Properties"]["ExtendedS3DestinationConfiguration"]
+        role = dest["RoleARN"]["Fn::GetAtt"][0]
+        expected = {_static(dest["Prefix"]), _static(dest["ErrorOutputPrefix"])}
+        writes = set()
+        for st in role_statements(tpl, role):
+            acts = set(as_list(st["Action"]))
+            res = [flat(r) for r in as_list(st["Resource"])]
+            if acts & {"s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject"}:
+                assert acts <= {"s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject"}
+                writes |= {r.removeprefix("${Bucket.Arn}/").removesuffix("*") for r in res}
+            elif any(a.startswith("s3:") for a in acts):
+                # bucket-level calls Firehose makes (location, list), on the bucket ARN only
+                assert acts <= {"s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"}
+                assert res == ["${Bucket.Arn}"]
+            else:
+                assert acts == {"logs:PutLogEvents"}, acts
+                assert all(":log-stream:" in r for r in res)
+        assert writes == expected, f"{name}: writes {writes}, owns {expected}"
+        owned[name] = writes
+    events, quarantine = owned["EventsStream"], owned["QuarantineStream"]
+    assert not any(a.startswith(b) or b.startswith(a) for a in events for b in quarantine)
+
+
+# --------------------------------------------------------------------------- bucket
+
+
+def test_bucket_policy_denies_non_tls(tpl):
+    (policy,) = resources(tpl, "AWS::S3::BucketPolicy").values()
+    assert policy["Properties"]["Bucket"] == {"Ref": "Bucket"}
+    statements = as_list(policy["Properties"]["PolicyDocument"]["Statement"])
+    assert all(st["Effect"] == "Deny" for st in statements), "the bucket policy only denies"
+    tls = [st for st in statements if st.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") in ("false", False)]
+    assert len(tls) == 1
+    st = tls[0]
+    assert st["Principal"] == "*" and as_list(st["Action"]) == ["s3:*"]
+    assert {flat(r) for r in as_list(st["Resource"])} == {"${Bucket.Arn}", "${Bucket.Arn}/*"}
+
+
+def test_bucket_blocks_public_access_and_is_encrypted(tpl):
+    (name,) = resources(tpl, "AWS::S3::Bucket")
+    props = tpl["Resources"][name]["Properties"]
+    bpa = props["PublicAccessBlockConfiguration"]
+    assert bpa == {"BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True}
+    assert props["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    sse = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    assert sse["SSEAlgorithm"] in ("AES256", "aws:kms", "aws:kms:dsse")
+    assert tpl["Resources"][name]["DeletionPolicy"] == "Retain"
+
+
+def test_bucket_lifecycle(tpl):
+    rules = {r["Id"]: r for r in tpl["Resources"]["Bucket"]["Properties"]["LifecycleConfiguration"]["Rules"]}
+    assert all(r["Status"] == "Enabled" for r in rules.values())
+    mpu = [r for r in rules.values() if "AbortIncompleteMultipartUpload" in r]
+    assert mpu and "Prefix" not in mpu[0] and "Filter" not in mpu[0], "abort incomplete uploads bucket-wide"
+    expiring = {r.get("Prefix"): r for r in rules.values() if "ExpirationInDays" in r}
+    # raw/ expires (safety net, a parameter of at least a week); the lake never expires.
+    assert expiring["raw/"]["ExpirationInDays"] == {"Ref": "RawExpirationDays"}
+    assert tpl["Parameters"]["RawExpirationDays"]["MinValue"] >= 7
+    assert not any(p and p.startswith("lake") for p in expiring)
+    (lake,) = [r for r in rules.values() if r.get("Prefix") == "lake/"]
+    (tr,) = lake["Transitions"]
+    assert tr["TransitionInDays"] == {"Ref": "LakeTransitionDays"}
+    assert tr["StorageClass"] == {"Ref": "LakeStorageClass"}
+    assert tpl["Parameters"]["LakeTransitionDays"]["MinValue"] >= 30
+
+
+# --------------------------------------------------------------------------- functions
+
+
+@pytest.mark.parametrize("which", ["source", "translated"])
+def test_every_function_is_arm64_al2023(tpl, translated, which):
+    doc = tpl if which == "source" else translated
+    fns = {**resources(doc, "AWS::Serverless::Function"), **resources(doc, "AWS::Lambda::Function")}
+    assert len(fns) >= 2
+    for name in fns:
+        props = function_props(doc, name)
+        assert props["Runtime"] == "provided.al2023", name
+        assert props["Architectures"] == ["arm64"], name
+        assert props["Handler"] == "bootstrap", name
+        assert props["LoggingConfig"]["LogFormat"] == "JSON", name
+
+
+def test_functions_build_with_cargo_lambda_from_the_workspace(tpl):
+    binaries = set()
+    for fn in serverless_functions(tpl):
+        meta = tpl["Resources"][fn]["Metadata"]
+        assert meta["BuildMethod"] == "rust-cargolambda"
+        assert function_props(tpl, fn)["CodeUri"] == "."
+        binaries.add(meta["BuildProperties"]["Binary"])
+    assert binaries == {"ingest", "compact"}
+    members = (ROOT / "Cargo.toml").read_text(encoding="utf-8")
+    assert "functions/ingest" in members or "functions/*" in members
+
+
+def test_memory_budget_fits_the_function(tpl):
+    p = tpl["Parameters"]
+    assert p["CompactMemoryBudgetMb"]["Default"] + 512 <= p["CompactMemorySize"]["Default"]
+    assert p["IngestTimeout"]["MaxValue"] < 30, "must answer before the 30 s HTTP API integration limit"
+
+
+# --------------------------------------------------------------------------- environment
+
+ENV_NAME = re.compile(r'"(DRIFTLESS_[A-Z0-9_]+)"')
+
+# The names the functions read, as agreed (shared/src/config.rs). Used to attribute names that
+# live in shared/ to a function, and as the whole list while the Rust sources do not exist yet.
+KNOWN = {
+    "ingest": {
+        "DRIFTLESS_EVENTS_STREAM", "DRIFTLESS_QUARANTINE_STREAM", "DRIFTLESS_ALLOWED_ORIGINS",
+        "DRIFTLESS_IP_POLICY", "DRIFTLESS_MAX_BODY_BYTES", "DRIFTLESS_MAX_DECOMPRESSED_BYTES",
+        "DRIFTLESS_MAX_EVENTS_PER_BATCH", "DRIFTLESS_MAX_EVENT_BYTES", "DRIFTLESS_MAX_DEPTH",
+        "DRIFTLESS_MAX_STRING_LENGTH", "DRIFTLESS_MAX_PROPERTIES", "DRIFTLESS_MAX_EVENT_AGE_SECS",
+    },
+    "compact": {
+        "DRIFTLESS_BUCKET", "DRIFTLESS_CLOSE_AFTER_SECS", "DRIFTLESS_MEMORY_BUDGET_MB",
+        "DRIFTLESS_TARGET_FILE_MB",
+    },
+}
+
+# Names the code reads that are deliberately not set in AWS (local-only switches), each with why.
+NOT_DEPLOYED: dict[str, str] = {}
+
+
+def _names_in(paths) -> set[str]:
+    names = set()
+    for path in paths:
+        names |= set(ENV_NAME.findall(path.read_text(encoding="utf-8", errors="replace")))
+    return names
+
+
+def discovered_env(root: Path = ROOT) -> tuple[dict[str, set[str]], set[str], bool]:
+    """(names each binary's crate reads itself, names in shared/, whether any source exists)."""
+    per_crate = {}
+    for src in sorted((root / "functions").glob("*/src")):
+        per_crate[src.parent.name] = _names_in(src.rglob("*.rs"))
+    shared = _names_in((root / "shared" / "src").rglob("*.rs")) if (root / "shared" / "src").is_dir() else set()
+    any_source = bool(shared) or any(per_crate.values())
+    return per_crate, shared, any_source
+
+
+def required_env(doc: dict, root: Path = ROOT) -> dict[str, set[str]]:
+    """binary -> DRIFTLESS_* names its function must have in Environment."""
+    per_crate, shared, any_source = discovered_env(root)
+    binaries = set(function_by_binary(doc))
+    if not any_source:
+        return {b: set(KNOWN.get(b, set())) for b in binaries}
+    need = {b: set(per_crate.get(b, set())) for b in binaries}
+    for name in shared:
+        owners = [b for b in binaries if name in KNOWN.get(b, set())]
+        for b in owners:
+            need[b].add(name)
+    # A function whose crate has no source yet still needs its agreed names.
+    for b in binaries:
+        if not per_crate.get(b):
+            need[b] |= KNOWN.get(b, set())
+    return {b: names - set(NOT_DEPLOYED) for b, names in need.items()}
+
+
+def env_of(doc: dict, fn: str) -> dict:
+    return function_props(doc, fn).get("Environment", {}).get("Variables", {})
+
+
+def _refs(value) -> set[str]:
+    """Every Ref/GetAtt/${X} target inside a value."""
+    out = set()
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k == "Ref":
+                out.add(v)
+            elif k == "Fn::GetAtt":
+                out.add((v.split(".", 1) if isinstance(v, str) else v)[0])
+            elif k == "Fn::Sub":
+                text = v if isinstance(v, str) else v[0]
+                out |= {m.split(".", 1)[0] for m in re.findall(r"\$\{([^!][^}]*)\}", text)}
+            else:
+                out |= _refs(v)
+    elif isinstance(value, list):
+        for v in value:
+            out |= _refs(v)
+    return out
+
+
+def test_every_env_var_the_functions_read_is_wired(tpl):
+    by_binary = function_by_binary(tpl)
+    required = required_env(tpl)
+    total = 0
+    for binary, names in required.items():
+        env = env_of(tpl, by_binary[binary])
+        missing = sorted(names - set(env))
+        assert not missing, f"{binary}: {missing} read by the code but not set in template.yaml"
+        total += len(names)
+    # Every name found anywhere in the sources is set on some function (or listed as local-only).
+    per_crate, shared, _ = discovered_env()
+    everywhere = set().union(*per_crate.values(), shared) - set(NOT_DEPLOYED)
+    set_somewhere = set().union(*(env_of(tpl, fn) for fn in by_binary.values()))
+    assert not sorted(everywhere - set_somewhere), "read by the code, set on no function"
+    assert total >= 16
+
+
+def test_env_values_come_from_parameters_or_resources(tpl):
+    known = set(tpl["Parameters"]) | set(tpl["Resources"]) | {"AWS::Region", "AWS::StackName", "AWS::Partition", "AWS::AccountId", "AWS::URLSuffix"}
+    for fn in serverless_functions(tpl):
+        for name, value in env_of(tpl, fn).items():
+            refs = _refs(value)
+            assert refs, f"{fn}.{name} is a literal; make it a parameter"
+            assert refs <= known, f"{fn}.{name} refers to {refs - known}"
+
+
+def test_no_stale_env_vars(tpl):
+    per_crate, shared, any_source = discovered_env()
+    if not any_source:
+        pytest.skip("no Rust sources yet: nothing to compare against")
+    readable = set(shared).union(*per_crate.values())
+    for binary, fn in function_by_binary(tpl).items():
+        if not per_crate.get(binary):
+            readable |= KNOWN.get(binary, set())
+    for fn in serverless_functions(tpl):
+        stale = sorted(n for n in env_of(tpl, fn) if n.startswith("DRIFTLESS_") and n not in readable)
+        assert not stale, f"{fn} sets {stale}, which no source reads"
+
+
+def test_env_discovery_would_catch_a_missing_name(tpl, tmp_path):
+    """The wiring test is real: a name only the sources know makes it fail."""
+    (tmp_path / "functions" / "ingest" / "src").mkdir(parents=True)
+    (tmp_path / "functions" / "ingest" / "src" / "main.rs").write_text(
+        'const A: &str = "DRIFTLESS_EVENTS_STREAM"; const B: &str = "DRIFTLESS_NOT_IN_TEMPLATE";\n'
+    )
+    (tmp_path / "shared" / "src").mkdir(parents=True)
+    (tmp_path / "shared" / "src" / "config.rs").write_text('env::var("DRIFTLESS_BUCKET")\n')
+    need = required_env(tpl, tmp_path)
+    assert need["ingest"] == {"DRIFTLESS_EVENTS_STREAM", "DRIFTLESS_NOT_IN_TEMPLATE"}
+    assert "DRIFTLESS_BUCKET" in need["compact"]
+    assert "DRIFTLESS_NOT_IN_TEMPLATE" not in env_of(tpl, function_by_binary(tpl)["ingest"])
+
+
+def test_defaults_match_the_wire_format_doc(tpl):
+    doc = WIRE_FORMAT.read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\|\s*`(DRIFTLESS_[A-Z_]+)`\s*\|\s*([\d,]+)", doc, flags=re.M))
+    assert len(rows) >= 7, "limits table not found in docs/wire-format.md"
+    env = env_of(tpl, function_by_binary(tpl)["ingest"])
+    for name, default in rows.items():
+        param = env[name]["Ref"]
+        assert tpl["Parameters"][param]["Default"] == int(default.replace(",", "")), name
+    assert "(default 30 days" in doc
+    assert tpl["Parameters"][env["DRIFTLESS_MAX_EVENT_AGE_SECS"]["Ref"]]["Default"] == 30 * 86400
+    assert "`drop` (default" in doc
+    assert tpl["Parameters"][env["DRIFTLESS_IP_POLICY"]["Ref"]]["Default"] == "drop"
+    assert set(tpl["Parameters"]["IpPolicy"]["AllowedValues"]) == {"drop", "truncate", "keep"}
+
+
+# --------------------------------------------------------------------------- API
+
+
+def test_http_api_route_cors_throttling(tpl):
+    params = tpl["Parameters"]
+    path = params["IngestPath"]["Default"]
+    assert path == "/v1/batch" and re.match(params["IngestPath"]["AllowedPattern"], path)
+    for word in ("/analytics", "/v1/track", "/collect"):
+        assert not re.match(params["IngestPath"]["AllowedPattern"], word), word
+    routes = {r["Properties"]["RouteKey"]["Fn::Sub"] for r in resources(tpl, "AWS::ApiGatewayV2::Route").values()}
+    assert routes == {"POST ${IngestPath}", "OPTIONS ${IngestPath}"}
+    (api,) = resources(tpl, "AWS::ApiGatewayV2::Api").values()
+    assert api["Properties"]["CorsConfiguration"]["AllowOrigins"] == {"Ref": "AllowedOrigins"}
+    (stage,) = resources(tpl, "AWS::ApiGatewayV2::Stage").values()
+    throttle = stage["Properties"]["DefaultRouteSettings"]
+    assert throttle["ThrottlingBurstLimit"] == {"Ref": "ThrottlingBurstLimit"}
+    assert throttle["ThrottlingRateLimit"] == {"Ref": "ThrottlingRateLimit"}
+    (integration,) = resources(tpl, "AWS::ApiGatewayV2::Integration").values()
+    assert integration["Properties"]["PayloadFormatVersion"] == "2.0"
+    (perm,) = resources(tpl, "AWS::Lambda::Permission").values()
+    assert perm["Properties"]["SourceArn"]["Fn::Sub"].endswith(":${HttpApi}/*/*${IngestPath}")
+    for name in ("CustomDomain", "CustomDomainMapping"):
+        assert tpl["Resources"][name]["Condition"] == "HasDomain"
+
+
+# --------------------------------------------------------------------------- Firehose
+
+
+def test_firehose_streams(tpl):
+    streams = resources(tpl, "AWS::KinesisFirehose::DeliveryStream")
+    layout = {"EventsStream": "raw/events/", "QuarantineStream": "raw/quarantine/"}
+    assert set(streams) == set(layout)
+    for name, stream in streams.items():
+        props = stream["Properties"]
+        assert props["DeliveryStreamType"] == "DirectPut"
+        dest = props["ExtendedS3DestinationConfiguration"]
+        assert dest["BucketARN"] == {"Fn::GetAtt": ["Bucket", "Arn"]}
+        assert dest["CompressionFormat"] == "GZIP"
+        # DESIGN.md: raw/<stream>/YYYY/MM/DD/HH/ (the Firehose default time prefix, UTC)
+        assert dest["Prefix"] == layout[name] + "!{timestamp:yyyy/MM/dd/HH}/"
+        # an expression in Prefix needs an ErrorOutputPrefix holding the error type
+        assert "!{firehose:error-output-type}" in dest["ErrorOutputPrefix"]
+        assert dest["ErrorOutputPrefix"].startswith("raw/errors/")
+        hints = dest["BufferingHints"]
+        for key in ("IntervalInSeconds", "SizeInMBs"):
+            assert hints[key]["Ref"] in tpl["Parameters"], (name, key)
+        logging = dest["CloudWatchLoggingOptions"]
+        assert logging["Enabled"] is True and logging["LogGroupName"] and logging["LogStreamName"]
+
+
+def test_days_close_after_the_firehose_buffers(tpl):
+    p = tpl["Parameters"]
+    longest = max(p["EventsBufferIntervalSecs"]["Default"], p["QuarantineBufferIntervalSecs"]["Default"])
+    assert p["CloseAfterSecs"]["Default"] > longest
+
+
+# --------------------------------------------------------------------------- compaction
+
+
+def test_compaction_schedule_retries_and_dlq(tpl):
+    fn = function_by_binary(tpl)["compact"]
+    props = function_props(tpl, fn)
+    cfg = props["EventInvokeConfig"]
+    assert cfg["MaximumRetryAttempts"] == {"Ref": "CompactMaxRetryAttempts"}
+    assert cfg["MaximumEventAgeInSeconds"] == {"Ref": "CompactMaxEventAgeSecs"}
+    on_failure = cfg["DestinationConfig"]["OnFailure"]
+    assert on_failure["Type"] == "SQS"
+    dlq = on_failure["Destination"]["Fn::GetAtt"][0]
+    assert tpl["Resources"][dlq]["Type"] == "AWS::SQS::Queue"
+    schedules = [e for e in props["Events"].values() if e["Type"] in ("Schedule", "ScheduleV2")]
+    assert len(schedules) == 1
+    assert schedules[0]["Properties"]["ScheduleExpression"] == {"Ref": "CompactSchedule"}
+
+
+def test_scheduler_fixture_is_what_the_schedule_sends(tpl):
+    fn = function_by_binary(tpl)["compact"]
+    (event,) = function_props(tpl, fn)["Events"].values()
+    template_input = json.loads(event["Properties"]["Input"])
+    fixture = json.loads((FIXTURES / "scheduler.json").read_text())
+    assert set(fixture) == set(template_input)
+    for key, value in template_input.items():
+        if value.startswith("<aws.scheduler."):
+            assert not fixture[key].startswith("<"), f"{key}: fixture must hold a substituted value"
+        else:
+            assert fixture[key] == value
+
+
+# --------------------------------------------------------------------------- Glue / Athena
+
+LAKE_COLUMNS = [
+    ("event_id", "string"), ("event_type", "string"), ("schema_version", "string"),
+    ("timestamp", "timestamp"), ("client_timestamp", "timestamp"), ("sent_at", "timestamp"),
+    ("received_at", "timestamp"), ("anonymous_id", "string"), ("user_id", "string"),
+    ("session_id", "string"), ("seq", "bigint"), ("page_url", "string"), ("page_referrer", "string"),
+    ("page_title", "string"), ("locale", "string"), ("timezone", "string"), ("screen_width", "int"),
+    ("screen_height", "int"), ("sdk_name", "string"), ("sdk_version", "string"),
+    ("user_agent", "string"), ("ip", "string"), ("properties", "string"),
+]
+
+
+def test_glue_table_with_partition_projection(tpl):
+    (table,) = resources(tpl, "AWS::Glue::Table").values()
+    ti = table["Properties"]["TableInput"]
+    cols = [(c["Name"], c["Type"]) for c in ti["StorageDescriptor"]["Columns"]]
+    assert cols == LAKE_COLUMNS
+    assert [(c["Name"], c["Type"]) for c in ti["PartitionKeys"]] == [("dt", "string")]
+    assert ti["StorageDescriptor"]["Location"] == {"Fn::Sub": "s3://${Bucket}/lake/events/"}
+    assert "Parquet" in ti["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"]
+    p = ti["Parameters"]
+    assert p["projection.enabled"] == "true"
+    assert p["projection.dt.type"] == "date" and p["projection.dt.format"] == "yyyy-MM-dd"
+    assert p["projection.dt.range"]["Fn::Sub"].endswith(",NOW")
+    assert p["storage.location.template"] == {"Fn::Sub": "s3://${Bucket}/lake/events/dt=${!dt}/"}
+
+
+# --------------------------------------------------------------------------- observability
+
+INGEST_METRICS = ["EventsAccepted", "EventsRejected", "BatchSize", "FirehoseRetries", "FirehoseFailures", "HandlerLatencyMs"]
+COMPACT_METRICS = ["EventsIn", "DuplicatesDropped", "RowsOut", "BytesIn", "BytesOut", "DurationMs", "Completeness", "LagDays", "CompactionFailures"]
+
+
+def _alarm_metrics(alarm: dict) -> set[tuple[str, str]]:
+    props = alarm["Properties"]
+    if "MetricName" in props:
+        return {(props["Namespace"], props["MetricName"])}
+    return {
+        (m["MetricStat"]["Metric"]["Namespace"], m["MetricStat"]["Metric"]["MetricName"])
+        for m in props["Metrics"] if "MetricStat" in m
+    }
+
+
+def test_alarms_cover_the_pipeline(tpl):
+    alarms = resources(tpl, "AWS::CloudWatch::Alarm")
+    covered = set().union(*(_alarm_metrics(a) for a in alarms.values()))
+    for needed in [
+        ("Driftless", "EventsAccepted"), ("Driftless", "EventsRejected"),  # quarantine rate
+        ("AWS/Lambda", "Errors"), ("AWS/ApiGateway", "5xx"), ("AWS/ApiGateway", "Latency"),
+        ("Driftless", "ApiThrottled"), ("Driftless", "FirehoseFailures"),
+        ("AWS/Firehose", "DeliveryToS3.DataFreshness"), ("AWS/Firehose", "DeliveryToS3.Success"),
+        ("Driftless", "CompactionFailures"), ("AWS/Lambda", "Duration"), ("Driftless", "LagDays"),
+        ("Driftless", "Completeness"), ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+    ]:
+        assert needed in covered, needed
+    for name, alarm in alarms.items():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+    # both streams watched for freshness and failures
+    for metric in ("DeliveryToS3.DataFreshness", "DeliveryToS3.Success"):
+        streams = {a["Properties"]["Dimensions"][0]["Value"]["Ref"] for a in alarms.values() if a["Properties"].get("MetricName") == metric}
+        assert streams == {"EventsStream", "QuarantineStream"}, metric
+    # the throttle metric exists: it comes from the API access log
+    (mf,) = resources(tpl, "AWS::Logs::MetricFilter").values()
+    assert mf["Properties"]["MetricTransformations"][0]["MetricName"] == "ApiThrottled"
+    assert "429" in mf["Properties"]["FilterPattern"]
+
+
+def test_dashboard_is_json_and_shows_every_metric_and_alarm(tpl):
+    (dash,) = resources(tpl, "AWS::CloudWatch::Dashboard").values()
+    body = dash["Properties"]["DashboardBody"]["Fn::Sub"]
+    for ref in set(re.findall(r"\$\{([^}]+)\}", body)):
+        base = ref.split(".", 1)[0]
+        assert base in tpl["Parameters"] or base in tpl["Resources"] or base.startswith("AWS::"), ref
+    parsed = json.loads(re.sub(r"\$\{[^}]+\}", "0", body))
+    metrics_shown = json.dumps(parsed["widgets"])
+    for name in INGEST_METRICS + COMPACT_METRICS + ["ApiThrottled"]:
+        assert f'"{name}"' in metrics_shown, name
+    on_dashboard = set(re.findall(r"\$\{(\w+)\.Arn\}", body)) & set(resources(tpl, "AWS::CloudWatch::Alarm"))
+    assert on_dashboard == set(resources(tpl, "AWS::CloudWatch::Alarm"))
+
+
+def test_outputs(tpl):
+    outputs = tpl["Outputs"]
+    assert outputs["IngestEndpoint"]["Value"] == {"Fn::Sub": "${HttpApi.ApiEndpoint}${IngestPath}"}
+    assert outputs["BucketName"]["Value"] == {"Ref": "Bucket"}
+    assert outputs["AthenaDatabase"]["Value"] == {"Ref": "GlueDatabase"}
+    assert outputs["AthenaTable"]["Value"] == {"Ref": "EventsTable"}
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+def test_apigw_fixture_is_a_valid_text_plain_batch(tpl):
+    ev = json.loads((FIXTURES / "apigw-v2-batch.json").read_text())
+    path = tpl["Parameters"]["IngestPath"]["Default"]
+    assert ev["version"] == "2.0" and ev["routeKey"] == f"POST {path}" and ev["rawPath"] == path
+    ctx = ev["requestContext"]
+    assert ctx["http"]["method"] == "POST" and ctx["http"]["path"] == path and ctx["stage"] == "$default"
+    assert ev["headers"]["content-type"].startswith("text/plain")
+    assert ev["isBase64Encoded"] is False
+    assert int(ev["headers"]["content-length"]) == len(ev["body"].encode())
+    body = json.loads(ev["body"])
+    assert body["sent_at"] and 0 < len(body["events"]) <= tpl["Parameters"]["MaxEventsPerBatch"]["Default"]
+    for e in body["events"]:
+        assert (ROOT / "schema" / e["event_type"] / f"{e['schema_version']}.json").is_file()
+
+
+def test_other_fixtures():
+    sched = json.loads((FIXTURES / "schedule.json").read_text())
+    assert sched["source"] == "aws.events" and sched["detail-type"] == "Scheduled Event"
+    date = json.loads((FIXTURES / "compact-date.json").read_text())
+    assert set(date) == {"date"} and re.fullmatch(r"\d{4}-\d{2}-\d{2}", date["date"])
+    force = json.loads((FIXTURES / "compact-date-force.json").read_text())
+    assert set(force) == {"date", "include_open_day"} and force["include_open_day"] is True
+
+
+# --------------------------------------------------------------------------- tools
+
+
+def test_sam_transform_accepts_the_template(translated):
+    types = {r["Type"] for r in translated["Resources"].values()}
+    assert "AWS::Lambda::Function" in types and "AWS::Scheduler::Schedule" in types
+    assert not any(t.startswith("AWS::Serverless::") for t in types)
+
+
+def test_cfn_lint_reports_nothing():
+    proc = subprocess.run(
+        # the cfn-lint console script of this interpreter's environment (no global cfn-lint)
+        [sys.executable, "-c", "import sys; from cfnlint.runner import main; sys.exit(main())", "--", str(TEMPLATE)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.strip() == ""
