@@ -24,16 +24,22 @@ pub fn decode_body<'a>(
     match content_encoding.map(str::trim) {
         None | Some("") => Ok(Cow::Borrowed(body)),
         Some(e) if e.eq_ignore_ascii_case("identity") => Ok(Cow::Borrowed(body)),
-        Some(e) if e.eq_ignore_ascii_case("gzip") => inflate_capped(body, limits.max_decompressed_bytes).map(Cow::Owned),
+        Some(e) if e.eq_ignore_ascii_case("gzip") => {
+            inflate_capped(body, limits.max_decompressed_bytes).map(Cow::Owned)
+        }
         Some(other) => Err(Error::UnsupportedEncoding(other.to_string())),
     }
 }
 
 fn check_content_type(content_type: Option<&str>) -> Result<()> {
     // A missing type is what some server-side clients send; the body must still parse as JSON.
-    let Some(raw) = content_type else { return Ok(()) };
+    let Some(raw) = content_type else {
+        return Ok(());
+    };
     let essence = raw.split(';').next().unwrap_or("").trim();
-    if essence.eq_ignore_ascii_case("application/json") || essence.eq_ignore_ascii_case("text/plain") {
+    if essence.eq_ignore_ascii_case("application/json")
+        || essence.eq_ignore_ascii_case("text/plain")
+    {
         Ok(())
     } else {
         Err(Error::UnsupportedMediaType(raw.to_string()))
@@ -81,7 +87,11 @@ mod tests {
 
     #[test]
     fn json_and_text_plain_pass_through_unchanged() {
-        for ct in ["application/json", "text/plain;charset=UTF-8", "Application/JSON; charset=utf-8"] {
+        for ct in [
+            "application/json",
+            "text/plain;charset=UTF-8",
+            "Application/JSON; charset=utf-8",
+        ] {
             let out = decode_body(Some(ct), None, b"{}", &Limits::default()).unwrap();
             assert_eq!(&*out, b"{}");
         }
@@ -89,9 +99,21 @@ mod tests {
 
     #[test]
     fn other_media_types_and_encodings_are_415() {
-        let err = decode_body(Some("application/x-www-form-urlencoded"), None, b"{}", &Limits::default()).unwrap_err();
+        let err = decode_body(
+            Some("application/x-www-form-urlencoded"),
+            None,
+            b"{}",
+            &Limits::default(),
+        )
+        .unwrap_err();
         assert_eq!(err.http_status(), 415);
-        let err = decode_body(Some("application/json"), Some("br"), b"{}", &Limits::default()).unwrap_err();
+        let err = decode_body(
+            Some("application/json"),
+            Some("br"),
+            b"{}",
+            &Limits::default(),
+        )
+        .unwrap_err();
         assert_eq!(err.http_status(), 415);
     }
 
@@ -124,13 +146,15 @@ mod tests {
             enc.write_all(&zeros).unwrap();
         }
         let bomb = enc.finish().unwrap();
-        let err = decode_body(None, Some("gzip"), &bomb, &limits(bomb.len(), 64 * 1024)).unwrap_err();
+        let err =
+            decode_body(None, Some("gzip"), &bomb, &limits(bomb.len(), 64 * 1024)).unwrap_err();
         assert_eq!(err.http_status(), 413);
     }
 
     #[test]
     fn garbage_gzip_is_400() {
-        let err = decode_body(None, Some("gzip"), b"not gzip at all", &Limits::default()).unwrap_err();
+        let err =
+            decode_body(None, Some("gzip"), b"not gzip at all", &Limits::default()).unwrap_err();
         assert_eq!(err.http_status(), 400);
         let mut truncated = gzip(b"{\"events\": []}");
         truncated.truncate(truncated.len() - 6);

@@ -80,15 +80,23 @@ impl IngestConfig {
         let size = |var: &'static str, default: usize| -> Result<usize> {
             match get(var) {
                 None => Ok(default),
-                Some(v) => v.trim().parse::<usize>().ok().filter(|n| *n > 0).ok_or(Error::Config {
-                    var,
-                    message: format!("must be a positive integer, got {v:?}"),
-                }),
+                Some(v) => v
+                    .trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or(Error::Config {
+                        var,
+                        message: format!("must be a positive integer, got {v:?}"),
+                    }),
             }
         };
         let limits = Limits {
             max_body_bytes: size("DRIFTLESS_MAX_BODY_BYTES", dl.max_body_bytes)?,
-            max_decompressed_bytes: size("DRIFTLESS_MAX_DECOMPRESSED_BYTES", dl.max_decompressed_bytes)?,
+            max_decompressed_bytes: size(
+                "DRIFTLESS_MAX_DECOMPRESSED_BYTES",
+                dl.max_decompressed_bytes,
+            )?,
             max_events_per_batch: size("DRIFTLESS_MAX_EVENTS_PER_BATCH", dl.max_events_per_batch)?,
             max_event_bytes: size("DRIFTLESS_MAX_EVENT_BYTES", dl.max_event_bytes)?,
             max_depth: size("DRIFTLESS_MAX_DEPTH", dl.max_depth)?,
@@ -126,7 +134,10 @@ impl IngestConfig {
             match get(var) {
                 None => Ok(default),
                 Some(v) if !v.trim().is_empty() => Ok(v.trim().to_string()),
-                Some(_) => Err(Error::Config { var, message: "must name a delivery stream".into() }),
+                Some(_) => Err(Error::Config {
+                    var,
+                    message: "must name a delivery stream".into(),
+                }),
             }
         };
         Ok(IngestConfig {
@@ -135,7 +146,10 @@ impl IngestConfig {
             allowed_origins,
             ip_policy,
             limits,
-            max_event_age: Duration::from_secs(size("DRIFTLESS_MAX_EVENT_AGE_SECS", d.max_event_age.as_secs() as usize)? as u64),
+            max_event_age: Duration::from_secs(size(
+                "DRIFTLESS_MAX_EVENT_AGE_SECS",
+                d.max_event_age.as_secs() as usize,
+            )? as u64),
         })
     }
 
@@ -150,7 +164,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<IngestConfig> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         IngestConfig::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -167,20 +184,29 @@ mod tests {
         let c = config(&[
             ("DRIFTLESS_MAX_BODY_BYTES", "2048"),
             ("DRIFTLESS_IP_POLICY", "truncate"),
-            ("DRIFTLESS_ALLOWED_ORIGINS", "https://a.example, https://b.example/"),
+            (
+                "DRIFTLESS_ALLOWED_ORIGINS",
+                "https://a.example, https://b.example/",
+            ),
             ("DRIFTLESS_EVENTS_STREAM", "ev"),
         ])
         .unwrap();
         assert_eq!(c.limits.max_body_bytes, 2048);
         assert_eq!(c.ip_policy, IpPolicy::Truncate);
-        assert_eq!(c.allowed_origins.unwrap(), ["https://a.example", "https://b.example"]);
+        assert_eq!(
+            c.allowed_origins.unwrap(),
+            ["https://a.example", "https://b.example"]
+        );
         assert_eq!(c.events_stream, "ev");
     }
 
     #[test]
     fn bad_values_name_the_variable() {
         let err = config(&[("DRIFTLESS_MAX_DEPTH", "deep")]).unwrap_err();
-        assert_eq!(err.to_string(), "DRIFTLESS_MAX_DEPTH: must be a positive integer, got \"deep\"");
+        assert_eq!(
+            err.to_string(),
+            "DRIFTLESS_MAX_DEPTH: must be a positive integer, got \"deep\""
+        );
         let err = config(&[("DRIFTLESS_IP_POLICY", "hash")]).unwrap_err();
         assert!(err.to_string().starts_with("DRIFTLESS_IP_POLICY:"));
     }

@@ -9,7 +9,13 @@ use crate::timestamp::{parse_rfc3339, write_rfc3339, EpochMillis};
 
 /// Fields only the server sets. A client that sends them inside an event is ignored, not rejected:
 /// older or foreign SDKs send some of them, and none of them ever reaches the stored record.
-pub const SERVER_FIELDS: &[&str] = &["received_at", "client_timestamp", "sent_at", "ip", "user_agent"];
+pub const SERVER_FIELDS: &[&str] = &[
+    "received_at",
+    "client_timestamp",
+    "sent_at",
+    "ip",
+    "user_agent",
+];
 
 /// At most this many problems are listed per event, so a response stays small.
 const MAX_ERRORS_PER_EVENT: usize = 20;
@@ -66,20 +72,31 @@ pub struct Rejection {
 }
 
 /// Checks one parsed event against the envelope, the limits and its schema.
-pub fn check_event(event: &Value, raw_len: usize, registry: &Registry, limits: &Limits) -> Result<(), Rejection> {
+pub fn check_event(
+    event: &Value,
+    raw_len: usize,
+    registry: &Registry,
+    limits: &Limits,
+) -> Result<(), Rejection> {
     if raw_len > limits.max_event_bytes {
         return Err(Rejection {
             reason: RejectReason::TooLarge,
             errors: vec![FieldError::new(
                 "",
-                format!("the event is {raw_len} bytes; the limit is {} bytes: send less data per event", limits.max_event_bytes),
+                format!(
+                    "the event is {raw_len} bytes; the limit is {} bytes: send less data per event",
+                    limits.max_event_bytes
+                ),
             )],
         });
     }
     let Value::Object(map) = event else {
         return Err(Rejection {
             reason: RejectReason::NotAnObject,
-            errors: vec![FieldError::new("", format!("an event must be an object, got {}", describe(event)))],
+            errors: vec![FieldError::new(
+                "",
+                format!("an event must be an object, got {}", describe(event)),
+            )],
         });
     };
 
@@ -110,7 +127,10 @@ pub fn check_event(event: &Value, raw_len: usize, registry: &Registry, limits: &
                 RejectReason::UnknownSchemaVersion,
                 vec![FieldError::new(
                     "/schema_version",
-                    format!("unknown version {version:?} of {event_type}; known versions: {}", known.join(", ")),
+                    format!(
+                        "unknown version {version:?} of {event_type}; known versions: {}",
+                        known.join(", ")
+                    ),
                 )],
             ));
         }
@@ -124,7 +144,11 @@ pub fn check_event(event: &Value, raw_len: usize, registry: &Registry, limits: &
                     RejectReason::TooManyProperties,
                     vec![FieldError::new(
                         "/properties",
-                        format!("has {} properties; the limit is {}", obj.len(), limits.max_properties),
+                        format!(
+                            "has {} properties; the limit is {}",
+                            obj.len(),
+                            limits.max_properties
+                        ),
                     )],
                 ));
             }
@@ -134,7 +158,10 @@ pub fn check_event(event: &Value, raw_len: usize, registry: &Registry, limits: &
                     RejectReason::TooDeep,
                     vec![FieldError::new(
                         "/properties",
-                        format!("is nested {depth} levels deep; the limit is {}", limits.max_depth),
+                        format!(
+                            "is nested {depth} levels deep; the limit is {}",
+                            limits.max_depth
+                        ),
                     )],
                 ));
             }
@@ -142,24 +169,37 @@ pub fn check_event(event: &Value, raw_len: usize, registry: &Registry, limits: &
         Some(other) => {
             return Err(rejection(
                 RejectReason::Envelope,
-                vec![FieldError::new("/properties", format!("must be an object, got {}", describe(other)))],
+                vec![FieldError::new(
+                    "/properties",
+                    format!("must be an object, got {}", describe(other)),
+                )],
             ))
         }
         None => {
             return Err(rejection(
                 RejectReason::Envelope,
-                vec![FieldError::new("/properties", "is required but missing: send {} when the event has none")],
+                vec![FieldError::new(
+                    "/properties",
+                    "is required but missing: send {} when the event has none",
+                )],
             ))
         }
     }
 
     let mut long = Vec::new();
-    find_long_strings(event, limits.max_string_length, &mut String::new(), &mut long);
+    find_long_strings(
+        event,
+        limits.max_string_length,
+        &mut String::new(),
+        &mut long,
+    );
     if !long.is_empty() {
         return Err(rejection(RejectReason::StringTooLong, long));
     }
 
-    schema.root.validate(&map["properties"], &mut path, &mut errors);
+    schema
+        .root
+        .validate(&map["properties"], &mut path, &mut errors);
     if errors.is_empty() {
         Ok(())
     } else {
@@ -180,7 +220,10 @@ fn check_envelope(map: &Map<String, Value>, registry: &Registry, errors: &mut Ve
     let envelope = registry.envelope();
     for name in &envelope.required {
         if !map.contains_key(name) {
-            errors.push(FieldError::new(format!("/{name}"), "is required but missing"));
+            errors.push(FieldError::new(
+                format!("/{name}"),
+                "is required but missing",
+            ));
         }
     }
     let mut path = String::new();
@@ -215,7 +258,10 @@ fn find_long_strings(v: &Value, max: usize, path: &mut String, out: &mut Vec<Fie
         // Counting characters only past the byte length keeps the common case cheap.
         Value::String(s) if s.len() > max && s.chars().count() > max => out.push(FieldError::new(
             path.clone(),
-            format!("is {} characters long; the limit is {max}", s.chars().count()),
+            format!(
+                "is {} characters long; the limit is {max}",
+                s.chars().count()
+            ),
         )),
         Value::Object(m) => {
             for (k, child) in m {
@@ -242,7 +288,9 @@ fn find_long_strings(v: &Value, max: usize, path: &mut String, out: &mut Vec<Fie
 /// `received_at - (sent_at - timestamp)`, clamped to `[received_at - max_age, received_at]`:
 /// the client's clock may be wrong, but the time between the event and the send is not.
 pub fn corrected_timestamp(client_ts: EpochMillis, ctx: &RequestContext<'_>) -> EpochMillis {
-    let corrected = ctx.received_at.saturating_sub(ctx.sent_at.saturating_sub(client_ts));
+    let corrected = ctx
+        .received_at
+        .saturating_sub(ctx.sent_at.saturating_sub(client_ts));
     corrected.clamp(ctx.received_at - ctx.max_event_age_ms, ctx.received_at)
 }
 
@@ -281,7 +329,14 @@ pub fn write_record(out: &mut Vec<u8>, event: &Map<String, Value>, ctx: &Request
     stamp.clear();
     write_rfc3339(&mut stamp, ctx.received_at);
     str_field(out, "received_at", &stamp);
-    for key in ["anonymous_id", "user_id", "session_id", "seq", "context", "properties"] {
+    for key in [
+        "anonymous_id",
+        "user_id",
+        "session_id",
+        "seq",
+        "context",
+        "properties",
+    ] {
         field(out, key, event.get(key).unwrap_or(&Value::Null));
     }
     str_or_null_field(out, "user_agent", ctx.user_agent);
@@ -366,7 +421,12 @@ mod tests {
 
     fn check(v: &Value) -> Result<(), Rejection> {
         let reg = Registry::embedded().unwrap();
-        check_event(v, serde_json::to_string(v).unwrap().len(), &reg, &Limits::default())
+        check_event(
+            v,
+            serde_json::to_string(v).unwrap().len(),
+            &reg,
+            &Limits::default(),
+        )
     }
 
     #[test]
@@ -374,7 +434,10 @@ mod tests {
         // The client clock is 1 h 2 min fast; the event happened 170 ms before the send.
         let c = ctx("2026-11-28T13:28:22.000Z", "2026-11-28T14:30:22.120Z");
         let ts = parse_rfc3339("2026-11-28T14:30:21.950Z").unwrap();
-        assert_eq!(corrected_timestamp(ts, &c), parse_rfc3339("2026-11-28T13:28:21.830Z").unwrap());
+        assert_eq!(
+            corrected_timestamp(ts, &c),
+            parse_rfc3339("2026-11-28T13:28:21.830Z").unwrap()
+        );
     }
 
     #[test]
@@ -383,7 +446,10 @@ mod tests {
         let future = parse_rfc3339("2026-11-29T12:00:00.000Z").unwrap();
         assert_eq!(corrected_timestamp(future, &c), c.received_at);
         let ancient = parse_rfc3339("2001-01-01T00:00:00.000Z").unwrap();
-        assert_eq!(corrected_timestamp(ancient, &c), c.received_at - 30 * 86_400_000);
+        assert_eq!(
+            corrected_timestamp(ancient, &c),
+            c.received_at - 30 * 86_400_000
+        );
     }
 
     #[test]
@@ -418,42 +484,70 @@ mod tests {
         v["event_type"] = json!("page_view");
         let err = check(&v).unwrap_err();
         assert_eq!(err.reason, RejectReason::UnknownEventType);
-        assert!(err.errors[0].message.contains("page_viewed"), "{:?}", err.errors);
+        assert!(
+            err.errors[0].message.contains("page_viewed"),
+            "{:?}",
+            err.errors
+        );
         let mut v = valid();
         v["schema_version"] = json!("2-0-0");
         let err = check(&v).unwrap_err();
         assert_eq!(err.reason, RejectReason::UnknownSchemaVersion);
-        assert_eq!(err.errors[0].message, "unknown version \"2-0-0\" of page_viewed; known versions: 1-0-0");
+        assert_eq!(
+            err.errors[0].message,
+            "unknown version \"2-0-0\" of page_viewed; known versions: 1-0-0"
+        );
     }
 
     #[test]
     fn per_event_limits_accept_the_limit_and_reject_one_over() {
         let reg = Registry::embedded().unwrap();
         // 36 characters: the longest envelope string in `valid()` is the event_id.
-        let limits = Limits { max_string_length: 36, max_depth: 1, max_properties: 2, max_event_bytes: 500, ..Limits::default() };
+        let limits = Limits {
+            max_string_length: 36,
+            max_depth: 1,
+            max_properties: 2,
+            max_event_bytes: 500,
+            ..Limits::default()
+        };
         let mut v = valid();
         v["properties"] = json!({"path": format!("/{}", "x".repeat(35)), "title": "t"});
         assert_eq!(check_event(&v, 500, &reg, &limits), Ok(()));
-        assert_eq!(check_event(&v, 501, &reg, &limits).unwrap_err().reason, RejectReason::TooLarge);
+        assert_eq!(
+            check_event(&v, 501, &reg, &limits).unwrap_err().reason,
+            RejectReason::TooLarge
+        );
         v["properties"]["path"] = json!(format!("/{}", "x".repeat(36)));
         let err = check_event(&v, 100, &reg, &limits).unwrap_err();
         assert_eq!(err.reason, RejectReason::StringTooLong);
         assert_eq!(err.errors[0].path, "/properties/path");
         v["properties"] = json!({"path": "/", "title": "t", "search": "?q"});
-        assert_eq!(check_event(&v, 100, &reg, &limits).unwrap_err().reason, RejectReason::TooManyProperties);
+        assert_eq!(
+            check_event(&v, 100, &reg, &limits).unwrap_err().reason,
+            RejectReason::TooManyProperties
+        );
         v["properties"] = json!({"path": {"nested": "x"}});
-        assert_eq!(check_event(&v, 100, &reg, &limits).unwrap_err().reason, RejectReason::TooDeep);
+        assert_eq!(
+            check_event(&v, 100, &reg, &limits).unwrap_err().reason,
+            RejectReason::TooDeep
+        );
     }
 
     #[test]
     fn ip_policy_drops_truncates_or_keeps() {
         assert_eq!(apply_ip_policy(Some("203.0.113.77"), IpPolicy::Drop), None);
-        assert_eq!(apply_ip_policy(Some("203.0.113.77"), IpPolicy::Truncate).as_deref(), Some("203.0.113.0"));
+        assert_eq!(
+            apply_ip_policy(Some("203.0.113.77"), IpPolicy::Truncate).as_deref(),
+            Some("203.0.113.0")
+        );
         assert_eq!(
             apply_ip_policy(Some("2001:db8:abcd:12:1:2:3:4"), IpPolicy::Truncate).as_deref(),
             Some("2001:db8:abcd::")
         );
-        assert_eq!(apply_ip_policy(Some("203.0.113.77"), IpPolicy::Keep).as_deref(), Some("203.0.113.77"));
+        assert_eq!(
+            apply_ip_policy(Some("203.0.113.77"), IpPolicy::Keep).as_deref(),
+            Some("203.0.113.77")
+        );
     }
 
     #[test]

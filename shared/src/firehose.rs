@@ -45,7 +45,11 @@ impl RecordPacker {
     /// Adds one line (without its newline). A line longer than a record on its own is the
     /// caller's bug: ingest caps event and quarantine sizes far below it.
     pub fn push_line(&mut self, line: &[u8]) {
-        debug_assert!(line.len() < self.max_record_bytes, "line of {} bytes cannot fit a record", line.len());
+        debug_assert!(
+            line.len() < self.max_record_bytes,
+            "line of {} bytes cannot fit a record",
+            line.len()
+        );
         if !self.current.is_empty() && self.current.len() + line.len() + 1 > self.max_record_bytes {
             self.records.push(std::mem::take(&mut self.current));
         }
@@ -73,7 +77,9 @@ pub fn plan_calls(pending: &[usize], records: &[Vec<u8>]) -> Vec<Vec<usize>> {
     let mut bytes = 0;
     for &i in pending {
         let size = records[i].len();
-        if !call.is_empty() && (call.len() == MAX_RECORDS_PER_CALL || bytes + size > MAX_BYTES_PER_CALL) {
+        if !call.is_empty()
+            && (call.len() == MAX_RECORDS_PER_CALL || bytes + size > MAX_BYTES_PER_CALL)
+        {
             calls.push(std::mem::take(&mut call));
             bytes = 0;
         }
@@ -103,6 +109,17 @@ pub trait RecordSink: Send + Sync {
         stream: &str,
         records: Vec<Vec<u8>>,
     ) -> impl Future<Output = std::result::Result<Vec<Option<String>>, CallFailure>> + Send;
+}
+
+/// A borrowed sink is a sink, so a caller can keep the sink and inspect it.
+impl<T: RecordSink + ?Sized> RecordSink for &T {
+    fn put_record_batch(
+        &self,
+        stream: &str,
+        records: Vec<Vec<u8>>,
+    ) -> impl Future<Output = std::result::Result<Vec<Option<String>>, CallFailure>> + Send {
+        (**self).put_record_batch(stream, records)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -149,7 +166,9 @@ pub async fn deliver<S: RecordSink>(
     };
     let mut pending: Vec<usize> = (0..records.len()).collect();
     let mut attempt: u32 = 0;
-    let stop_at = deadline.checked_sub(policy.safety_margin).unwrap_or(deadline);
+    let stop_at = deadline
+        .checked_sub(policy.safety_margin)
+        .unwrap_or(deadline);
     let fail = |pending: usize, reason: String| Error::DeliveryFailed {
         stream: stream.to_string(),
         pending,
@@ -166,7 +185,10 @@ pub async fn deliver<S: RecordSink>(
                 Ok(Ok(codes)) => {
                     for (k, &i) in call.iter().enumerate() {
                         // A response without an entry for a record did not confirm it.
-                        let code = codes.get(k).cloned().unwrap_or_else(|| Some("MissingResponse".into()));
+                        let code = codes
+                            .get(k)
+                            .cloned()
+                            .unwrap_or_else(|| Some("MissingResponse".into()));
                         if let Some(code) = code {
                             last_reason = format!("record failed with {code}");
                             failed.push(i);
@@ -198,7 +220,10 @@ pub async fn deliver<S: RecordSink>(
         let delay = ceiling.mul_f64(fastrand::f64());
         tracing::warn!(message = "Firehose did not take every record; resending the failed ones.", stream, failed = failed.len(), attempt, delay_ms = delay.as_millis() as u64, reason = %last_reason);
         if Instant::now() + delay >= stop_at {
-            return Err(fail(failed.len(), format!("{last_reason}; gave up before the deadline after {attempt} attempts")));
+            return Err(fail(
+                failed.len(),
+                format!("{last_reason}; gave up before the deadline after {attempt} attempts"),
+            ));
         }
         tokio::time::sleep(delay).await;
         report.retried_records += failed.len();
@@ -240,10 +265,14 @@ impl RecordSink for aws_sdk_firehose::Client {
                 .collect()),
             Err(err) => {
                 let retryable = match &err {
-                    SdkError::ServiceError(e) => matches!(e.err(), PutRecordBatchError::ServiceUnavailableException(_))
-                        || e.raw().status().as_u16() >= 500
-                        || e.raw().status().as_u16() == 429,
-                    SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
+                    SdkError::ServiceError(e) => {
+                        matches!(e.err(), PutRecordBatchError::ServiceUnavailableException(_))
+                            || e.raw().status().as_u16() >= 500
+                            || e.raw().status().as_u16() == 429
+                    }
+                    SdkError::TimeoutError(_)
+                    | SdkError::DispatchFailure(_)
+                    | SdkError::ResponseError(_) => true,
                     _ => false,
                 };
                 Err(CallFailure {
@@ -279,7 +308,10 @@ mod tests {
         for line in [&b"aaaa"[..], b"bbbb", b"cc", b"dddddd"] {
             packer.push_line(line);
         }
-        assert_eq!(packer.finish(), [b"aaaa\nbbbb\n".to_vec(), b"cc\ndddddd\n".to_vec()]);
+        assert_eq!(
+            packer.finish(),
+            [b"aaaa\nbbbb\n".to_vec(), b"cc\ndddddd\n".to_vec()]
+        );
     }
 
     #[test]
@@ -287,7 +319,10 @@ mod tests {
         let small: Vec<Vec<u8>> = vec![vec![0; 10]; 1_201];
         let pending: Vec<usize> = (0..small.len()).collect();
         let calls = plan_calls(&pending, &small);
-        assert_eq!(calls.iter().map(Vec::len).collect::<Vec<_>>(), [500, 500, 201]);
+        assert_eq!(
+            calls.iter().map(Vec::len).collect::<Vec<_>>(),
+            [500, 500, 201]
+        );
 
         let big: Vec<Vec<u8>> = vec![vec![0; MAX_RECORD_BYTES]; 9];
         let pending: Vec<usize> = (0..big.len()).collect();

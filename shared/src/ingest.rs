@@ -15,7 +15,9 @@ use tokio::time::Instant;
 use crate::body::decode_body;
 use crate::config::IngestConfig;
 use crate::error::{Error, Result};
-use crate::event::{apply_ip_policy, check_event, write_record, QuarantineRecord, RejectReason, RequestContext};
+use crate::event::{
+    apply_ip_policy, check_event, write_record, QuarantineRecord, RejectReason, RequestContext,
+};
 use crate::firehose::{deliver, DeliveryReport, RecordPacker, RecordSink, RetryPolicy};
 use crate::schema::{FieldError, Registry};
 use crate::telemetry::{names, MetricSet, Unit};
@@ -146,7 +148,12 @@ impl<S: RecordSink, C: Clock> Ingest<S, C> {
             user_agent: req.user_agent,
             source_ip: req.source_ip,
         };
-        let outcome = match decode_body(req.content_type, req.content_encoding, req.body, &self.config.limits) {
+        let outcome = match decode_body(
+            req.content_type,
+            req.content_encoding,
+            req.body,
+            &self.config.limits,
+        ) {
             Ok(json) => self.ingest(&json, caller, deadline).await,
             Err(err) => Err(err),
         };
@@ -162,13 +169,22 @@ impl<S: RecordSink, C: Clock> Ingest<S, C> {
             Err(err) => self.reject_request(&err, cors),
         };
         let mut metrics = MetricSet::new("ingest");
-        metrics.put(names::HANDLER_LATENCY_MS, Unit::Milliseconds, started.elapsed().as_secs_f64() * 1e3);
+        metrics.put(
+            names::HANDLER_LATENCY_MS,
+            Unit::Milliseconds,
+            started.elapsed().as_secs_f64() * 1e3,
+        );
         metrics.emit(self.clock.now_ms());
         response
     }
 
     /// Validates, enriches and delivers one decoded batch.
-    pub async fn ingest(&self, json: &[u8], caller: Caller<'_>, deadline: Instant) -> Result<ProcessedBatch> {
+    pub async fn ingest(
+        &self,
+        json: &[u8],
+        caller: Caller<'_>,
+        deadline: Instant,
+    ) -> Result<ProcessedBatch> {
         let received_at = self.clock.now_ms();
         let mut batch = self.process(json, caller, received_at)?;
         let events = std::mem::take(&mut batch.events_records);
@@ -187,9 +203,17 @@ impl<S: RecordSink, C: Clock> Ingest<S, C> {
             }
         }
         metrics
-            .put(names::BATCH_SIZE, Unit::Count, (batch.accepted + batch.rejected.len()) as f64)
+            .put(
+                names::BATCH_SIZE,
+                Unit::Count,
+                (batch.accepted + batch.rejected.len()) as f64,
+            )
             .put(names::EVENTS_ACCEPTED, Unit::Count, batch.accepted as f64)
-            .put(names::EVENTS_REJECTED, Unit::Count, batch.rejected.len() as f64)
+            .put(
+                names::EVENTS_REJECTED,
+                Unit::Count,
+                batch.rejected.len() as f64,
+            )
             .put(names::FIREHOSE_RETRIES, Unit::Count, retried as f64)
             .put(names::FIREHOSE_FAILURES, Unit::Count, failures as f64);
         metrics.emit(received_at);
@@ -204,11 +228,20 @@ impl<S: RecordSink, C: Clock> Ingest<S, C> {
         }
         events_result?;
         quarantine_result?;
-        tracing::info!(message = "Batch ingested.", accepted = batch.accepted, rejected = batch.rejected.len());
+        tracing::info!(
+            message = "Batch ingested.",
+            accepted = batch.accepted,
+            rejected = batch.rejected.len()
+        );
         Ok(batch)
     }
 
-    async fn deliver(&self, stream: &str, records: Vec<Vec<u8>>, deadline: Instant) -> Result<DeliveryReport> {
+    async fn deliver(
+        &self,
+        stream: &str,
+        records: Vec<Vec<u8>>,
+        deadline: Instant,
+    ) -> Result<DeliveryReport> {
         if records.is_empty() {
             return Ok(DeliveryReport::default());
         }
@@ -216,7 +249,12 @@ impl<S: RecordSink, C: Clock> Ingest<S, C> {
     }
 
     /// Parse, validate, enrich and pack, with no I/O: the hot path the benchmark measures.
-    pub fn process(&self, json: &[u8], caller: Caller<'_>, received_at: EpochMillis) -> Result<ProcessedBatch> {
+    pub fn process(
+        &self,
+        json: &[u8],
+        caller: Caller<'_>,
+        received_at: EpochMillis,
+    ) -> Result<ProcessedBatch> {
         let limits = &self.config.limits;
         let batch: BatchIn<'_> = serde_json::from_slice(json).map_err(|e| match e.classify() {
             serde_json::error::Category::Data => Error::NotABatch(format!(
@@ -262,7 +300,9 @@ impl<S: RecordSink, C: Clock> Ingest<S, C> {
                     reason: RejectReason::NotAnObject,
                     errors: vec![FieldError::new("", format!("is not valid JSON: {e}"))],
                 })
-                .and_then(|value| check_event(&value, text.len(), &self.registry, limits).map(|()| value));
+                .and_then(|value| {
+                    check_event(&value, text.len(), &self.registry, limits).map(|()| value)
+                });
             line.clear();
             match verdict {
                 Ok(Value::Object(event)) => {
@@ -273,7 +313,12 @@ impl<S: RecordSink, C: Clock> Ingest<S, C> {
                 Ok(_) => unreachable!("check_event accepts only objects"),
                 Err(rejection) => {
                     let parsed: Option<Value> = serde_json::from_str(text).ok();
-                    let field = |k: &str| parsed.as_ref().and_then(|v| v.get(k)).and_then(Value::as_str);
+                    let field = |k: &str| {
+                        parsed
+                            .as_ref()
+                            .and_then(|v| v.get(k))
+                            .and_then(Value::as_str)
+                    };
                     write_quarantine_line(
                         &mut line,
                         QuarantineRecord {
@@ -310,10 +355,14 @@ impl<S: RecordSink, C: Clock> Ingest<S, C> {
     /// CORS, answered here and nowhere else: any origin when no allow-list is set, otherwise only
     /// the listed ones. A request without `Origin` is not from a browser and needs no headers.
     fn cors_headers(&self, origin: Option<&str>) -> Result<Vec<(&'static str, String)>> {
-        let Some(origin) = origin else { return Ok(Vec::new()) };
+        let Some(origin) = origin else {
+            return Ok(Vec::new());
+        };
         let allowed = match &self.config.allowed_origins {
             None => "*".to_string(),
-            Some(list) if list.iter().any(|o| o == origin.trim_end_matches('/')) => origin.to_string(),
+            Some(list) if list.iter().any(|o| o == origin.trim_end_matches('/')) => {
+                origin.to_string()
+            }
             Some(_) => return Err(Error::OriginNotAllowed(origin.to_string())),
         };
         Ok(vec![
@@ -325,7 +374,11 @@ impl<S: RecordSink, C: Clock> Ingest<S, C> {
     }
 
     /// The one place a request-level error becomes a response.
-    fn reject_request(&self, err: &Error, mut headers: Vec<(&'static str, String)>) -> HttpResponse {
+    fn reject_request(
+        &self,
+        err: &Error,
+        mut headers: Vec<(&'static str, String)>,
+    ) -> HttpResponse {
         let status = err.http_status();
         if let Some(after) = err.retry_after() {
             headers.push(("retry-after", after.as_secs().max(1).to_string()));
@@ -338,14 +391,18 @@ impl<S: RecordSink, C: Clock> Ingest<S, C> {
         let mut m = MetricSet::new("ingest").dimension("Reason", err.code());
         m.put(names::REQUESTS_REJECTED, Unit::Count, 1.0);
         m.emit(self.clock.now_ms());
-        let body = serde_json::json!({"error": {"code": err.code(), "message": err.to_string()}}).to_string();
+        let body = serde_json::json!({"error": {"code": err.code(), "message": err.to_string()}})
+            .to_string();
         json_response(status, headers, body)
     }
 }
 
 fn preflight(mut headers: Vec<(&'static str, String)>) -> HttpResponse {
     headers.push(("access-control-allow-methods", "POST, OPTIONS".into()));
-    headers.push(("access-control-allow-headers", "Content-Type, Content-Encoding".into()));
+    headers.push((
+        "access-control-allow-headers",
+        "Content-Type, Content-Encoding".into(),
+    ));
     headers.push(("access-control-max-age", "86400".into()));
     HttpResponse {
         status: 204,
@@ -354,9 +411,17 @@ fn preflight(mut headers: Vec<(&'static str, String)>) -> HttpResponse {
     }
 }
 
-fn json_response(status: u16, mut headers: Vec<(&'static str, String)>, body: String) -> HttpResponse {
+fn json_response(
+    status: u16,
+    mut headers: Vec<(&'static str, String)>,
+    body: String,
+) -> HttpResponse {
     headers.push(("content-type", "application/json".into()));
-    HttpResponse { status, headers, body }
+    HttpResponse {
+        status,
+        headers,
+        body,
+    }
 }
 
 /// Writes a quarantine line, keeping the raw event whole when it is small enough and minified
@@ -380,7 +445,10 @@ fn write_quarantine_line(out: &mut Vec<u8>, record: QuarantineRecord<'_>, raw: &
             ..record
         }
     } else {
-        QuarantineRecord { raw: Some(raw), ..record }
+        QuarantineRecord {
+            raw: Some(raw),
+            ..record
+        }
     };
     // Serialising plain data into a Vec cannot fail.
     let _ = serde_json::to_writer(out, &record);

@@ -36,7 +36,10 @@ impl SchemaVer {
         let mut next = || -> Option<u32> {
             let p = parts.next()?;
             // No leading zeros and no signs, so that every version has exactly one spelling.
-            if p.is_empty() || (p.len() > 1 && p.starts_with('0')) || !p.bytes().all(|b| b.is_ascii_digit()) {
+            if p.is_empty()
+                || (p.len() > 1 && p.starts_with('0'))
+                || !p.bytes().all(|b| b.is_ascii_digit())
+            {
                 return None;
             }
             p.parse().ok()
@@ -146,19 +149,26 @@ impl Format {
         match self {
             Format::DateTime => crate::timestamp::parse_rfc3339(s).is_some(),
             Format::Date => {
-                s.len() == 10 && crate::timestamp::parse_rfc3339(&format!("{s}T00:00:00Z")).is_some()
+                s.len() == 10
+                    && crate::timestamp::parse_rfc3339(&format!("{s}T00:00:00Z")).is_some()
             }
-            Format::Uri => s
-                .split_once(':')
-                .is_some_and(|(scheme, rest)| {
+            Format::Uri => {
+                s.split_once(':').is_some_and(|(scheme, rest)| {
                     !rest.is_empty()
                         && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-                        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
-                })
-                && !s.contains(char::is_whitespace),
-            Format::Email => s.split_once('@').is_some_and(|(local, domain)| {
-                !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
-            }) && !s.contains(char::is_whitespace),
+                        && scheme
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+                }) && !s.contains(char::is_whitespace)
+            }
+            Format::Email => {
+                s.split_once('@').is_some_and(|(local, domain)| {
+                    !local.is_empty()
+                        && domain.contains('.')
+                        && !domain.starts_with('.')
+                        && !domain.ends_with('.')
+                }) && !s.contains(char::is_whitespace)
+            }
             Format::Uuid => is_uuid(s),
         }
     }
@@ -233,7 +243,11 @@ impl Node {
             let expected: Vec<&str> = self.types.iter().map(|t| t.name()).collect();
             errors.push(FieldError::new(
                 path.clone(),
-                format!("must be {}, got {}", article_list(&expected), describe(value)),
+                format!(
+                    "must be {}, got {}",
+                    article_list(&expected),
+                    describe(value)
+                ),
             ));
             return;
         }
@@ -242,7 +256,11 @@ impl Node {
                 let list: Vec<String> = allowed.iter().map(|v| v.to_string()).collect();
                 errors.push(FieldError::new(
                     path.clone(),
-                    format!("must be one of {}, got {}", list.join(", "), describe(value)),
+                    format!(
+                        "must be one of {}, got {}",
+                        list.join(", "),
+                        describe(value)
+                    ),
                 ));
                 return;
             }
@@ -279,7 +297,11 @@ impl Node {
         if let Some(format) = self.format.filter(|f| !f.check(s)) {
             errors.push(FieldError::new(
                 path,
-                format!("must be a valid {} string, got {}", format.name(), describe(&Value::String(s.into()))),
+                format!(
+                    "must be a valid {} string, got {}",
+                    format.name(),
+                    describe(&Value::String(s.into()))
+                ),
             ));
         }
     }
@@ -293,12 +315,20 @@ impl Node {
         ];
         for (bound, words) in checks {
             if let Some(bound) = bound {
-                errors.push(FieldError::new(path, format!("must be {words} {bound}, got {f}")));
+                errors.push(FieldError::new(
+                    path,
+                    format!("must be {words} {bound}, got {f}"),
+                ));
             }
         }
     }
 
-    fn validate_object(&self, map: &Map<String, Value>, path: &mut String, errors: &mut Vec<FieldError>) {
+    fn validate_object(
+        &self,
+        map: &Map<String, Value>,
+        path: &mut String,
+        errors: &mut Vec<FieldError>,
+    ) {
         for name in &self.required {
             if !map.contains_key(name) {
                 errors.push(FieldError::new(
@@ -314,10 +344,14 @@ impl Node {
             match self.properties.iter().find(|(name, _)| name == key) {
                 Some((_, node)) => node.validate(value, path, errors),
                 None => {
-                    let known: Vec<&str> = self.properties.iter().map(|(n, _)| n.as_str()).collect();
+                    let known: Vec<&str> =
+                        self.properties.iter().map(|(n, _)| n.as_str()).collect();
                     errors.push(FieldError::new(
                         path.clone(),
-                        format!("is not allowed by the schema; known properties: {}", known.join(", ")),
+                        format!(
+                            "is not allowed by the schema; known properties: {}",
+                            known.join(", ")
+                        ),
                     ));
                 }
             }
@@ -328,10 +362,16 @@ impl Node {
     fn validate_array(&self, items: &[Value], path: &mut String, errors: &mut Vec<FieldError>) {
         let n = items.len() as u64;
         if let Some(min) = self.min_items.filter(|min| n < *min) {
-            errors.push(FieldError::new(path.clone(), format!("must have at least {min} items, got {n}")));
+            errors.push(FieldError::new(
+                path.clone(),
+                format!("must have at least {min} items, got {n}"),
+            ));
         }
         if let Some(max) = self.max_items.filter(|max| n > *max) {
-            errors.push(FieldError::new(path.clone(), format!("must have at most {max} items, got {n}")));
+            errors.push(FieldError::new(
+                path.clone(),
+                format!("must have at most {max} items, got {n}"),
+            ));
         }
         if let Some(node) = &self.items {
             for (i, item) in items.iter().enumerate() {
@@ -388,7 +428,11 @@ pub struct Registry {
 impl Registry {
     /// The schemas compiled into this binary.
     pub fn embedded() -> Result<Registry> {
-        Registry::from_sources(EMBEDDED.iter().map(|(file, text)| (file.to_string(), text.to_string())))
+        Registry::from_sources(
+            EMBEDDED
+                .iter()
+                .map(|(file, text)| (file.to_string(), text.to_string())),
+        )
     }
 
     /// Reads `dir/<event_type>/<version>.json`, for tools that work on a checkout.
@@ -414,7 +458,11 @@ impl Registry {
             files.sort();
             for file in files {
                 let text = std::fs::read_to_string(&file).map_err(|e| read_err(&file, e))?;
-                let rel = file.strip_prefix(dir).unwrap_or(&file).to_string_lossy().into_owned();
+                let rel = file
+                    .strip_prefix(dir)
+                    .unwrap_or(&file)
+                    .to_string_lossy()
+                    .into_owned();
                 sources.push((rel, text));
             }
         }
@@ -478,7 +526,10 @@ impl Registry {
 
     /// Every version of one event type, oldest first.
     pub fn versions(&self, event_type: &str) -> impl Iterator<Item = &EventSchema> {
-        self.by_type.get(event_type).into_iter().flat_map(|v| v.values())
+        self.by_type
+            .get(event_type)
+            .into_iter()
+            .flat_map(|v| v.values())
     }
 
     /// The newest version of each event type, sorted by type.
@@ -503,9 +554,12 @@ fn compile_file(file: &str, text: &str) -> Result<EventSchema> {
         message,
     };
     let normalized = file.replace('\\', "/");
-    let (event_type, version_file) = normalized
-        .split_once('/')
-        .ok_or_else(|| err("", "must live at schema/<event_type>/<MODEL-REVISION-ADDITION>.json".into()))?;
+    let (event_type, version_file) = normalized.split_once('/').ok_or_else(|| {
+        err(
+            "",
+            "must live at schema/<event_type>/<MODEL-REVISION-ADDITION>.json".into(),
+        )
+    })?;
     if !is_event_type_name(event_type) {
         return Err(err(
             "",
@@ -514,21 +568,31 @@ fn compile_file(file: &str, text: &str) -> Result<EventSchema> {
     }
     let version_text = version_file.strip_suffix(".json").unwrap_or(version_file);
     let version = SchemaVer::parse(version_text).ok_or_else(|| {
-        err("", format!("file name {version_file:?} must be a SchemaVer version such as 1-0-0.json"))
+        err(
+            "",
+            format!("file name {version_file:?} must be a SchemaVer version such as 1-0-0.json"),
+        )
     })?;
-    let value: Value = serde_json::from_str(text).map_err(|e| err("", format!("is not valid JSON: {e}")))?;
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| err("", format!("is not valid JSON: {e}")))?;
     let Value::Object(obj) = &value else {
         return Err(err("", "must be a JSON object".into()));
     };
     if let Some(id) = obj.get("$id") {
         let expected = format!("driftless:{event_type}/{version}");
         if id.as_str() != Some(expected.as_str()) {
-            return Err(err("/$id", format!("must be {expected:?} to match the file's place, got {id}")));
+            return Err(err(
+                "/$id",
+                format!("must be {expected:?} to match the file's place, got {id}"),
+            ));
         }
     }
     let root = compile_node(&value, "", &err)?;
     if root.types != [JsonType::Object] {
-        return Err(err("/type", "the root of an event schema must be \"object\" (the event's properties)".into()));
+        return Err(err(
+            "/type",
+            "the root of an event schema must be \"object\" (the event's properties)".into(),
+        ));
     }
     Ok(EventSchema {
         event_type: event_type.to_string(),
@@ -542,7 +606,8 @@ pub fn is_event_type_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
         && s.starts_with(|c: char| c.is_ascii_lowercase())
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 const KEYWORDS: &[&str] = &[
@@ -576,52 +641,86 @@ fn compile_node(value: &Value, pointer: &str, err: &dyn Fn(&str, String) -> Erro
         if !KEYWORDS.contains(&key.as_str()) {
             return Err(err(
                 &format!("{pointer}/{}", escape_pointer(key)),
-                format!("keyword {key:?} is not supported; supported: {}", KEYWORDS.join(", ")),
+                format!(
+                    "keyword {key:?} is not supported; supported: {}",
+                    KEYWORDS.join(", ")
+                ),
             ));
         }
     }
     let at = |k: &str| format!("{pointer}/{k}");
-    let types = match obj.get("type") {
-        Some(Value::String(s)) => vec![JsonType::parse(s).ok_or_else(|| err(&at("type"), format!("unknown type {s:?}")))?],
-        Some(Value::Array(list)) if !list.is_empty() => list
-            .iter()
-            .map(|t| {
-                t.as_str()
-                    .and_then(JsonType::parse)
-                    .ok_or_else(|| err(&at("type"), format!("unknown type {t}")))
-            })
-            .collect::<Result<Vec<_>>>()?,
-        _ => return Err(err(&at("type"), "\"type\" is required: a type name or a non-empty list of them".into())),
-    };
+    let types =
+        match obj.get("type") {
+            Some(Value::String(s)) => vec![JsonType::parse(s)
+                .ok_or_else(|| err(&at("type"), format!("unknown type {s:?}")))?],
+            Some(Value::Array(list)) if !list.is_empty() => list
+                .iter()
+                .map(|t| {
+                    t.as_str()
+                        .and_then(JsonType::parse)
+                        .ok_or_else(|| err(&at("type"), format!("unknown type {t}")))
+                })
+                .collect::<Result<Vec<_>>>()?,
+            _ => {
+                return Err(err(
+                    &at("type"),
+                    "\"type\" is required: a type name or a non-empty list of them".into(),
+                ))
+            }
+        };
     let uint = |k: &str| -> Result<Option<u64>> {
         obj.get(k)
-            .map(|v| v.as_u64().ok_or_else(|| err(&at(k), format!("{k:?} must be a non-negative integer"))))
+            .map(|v| {
+                v.as_u64()
+                    .ok_or_else(|| err(&at(k), format!("{k:?} must be a non-negative integer")))
+            })
             .transpose()
     };
     let num = |k: &str| -> Result<Option<f64>> {
         obj.get(k)
-            .map(|v| v.as_f64().ok_or_else(|| err(&at(k), format!("{k:?} must be a number"))))
+            .map(|v| {
+                v.as_f64()
+                    .ok_or_else(|| err(&at(k), format!("{k:?} must be a number")))
+            })
             .transpose()
     };
     let description = match obj.get("description") {
         None => None,
         Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => return Err(err(&at("description"), "\"description\" must be a string".into())),
+        Some(_) => {
+            return Err(err(
+                &at("description"),
+                "\"description\" must be a string".into(),
+            ))
+        }
     };
     let enumeration = match obj.get("enum") {
         None => None,
         Some(Value::Array(values)) if !values.is_empty() => {
             if let Some(bad) = values.iter().find(|v| !types.iter().any(|t| t.matches(v))) {
-                return Err(err(&at("enum"), format!("enum value {bad} does not match the node's type")));
+                return Err(err(
+                    &at("enum"),
+                    format!("enum value {bad} does not match the node's type"),
+                ));
             }
             Some(values.clone())
         }
-        Some(_) => return Err(err(&at("enum"), "\"enum\" must be a non-empty array".into())),
+        Some(_) => {
+            return Err(err(
+                &at("enum"),
+                "\"enum\" must be a non-empty array".into(),
+            ))
+        }
     };
     let format = match obj.get("format") {
         None => None,
         Some(f) => Some(f.as_str().and_then(Format::parse).ok_or_else(|| {
-            err(&at("format"), format!("format {f} is not supported; supported: date-time, date, uri, email, uuid"))
+            err(
+                &at("format"),
+                format!(
+                    "format {f} is not supported; supported: date-time, date, uri, email, uuid"
+                ),
+            )
         })?),
     };
     let mut properties = Vec::new();
@@ -645,23 +744,38 @@ fn compile_node(value: &Value, pointer: &str, err: &dyn Fn(&str, String) -> Erro
                             format!("property name {name:?} must be snake_case (a-z, 0-9, _), so it can be a column and a TypeScript key"),
                         ));
                     }
-                    let child = compile_node(schema, &format!("{}/{}", at("properties"), escape_pointer(name)), err)?;
+                    let child = compile_node(
+                        schema,
+                        &format!("{}/{}", at("properties"), escape_pointer(name)),
+                        err,
+                    )?;
                     properties.push((name.clone(), child));
                 }
             }
             None => {}
-            Some(_) => return Err(err(&at("properties"), "\"properties\" must be an object".into())),
+            Some(_) => {
+                return Err(err(
+                    &at("properties"),
+                    "\"properties\" must be an object".into(),
+                ))
+            }
         }
         if let Some(list) = obj.get("required") {
             let Value::Array(list) = list else {
-                return Err(err(&at("required"), "\"required\" must be an array of property names".into()));
+                return Err(err(
+                    &at("required"),
+                    "\"required\" must be an array of property names".into(),
+                ));
             };
             for name in list {
                 let name = name
                     .as_str()
                     .ok_or_else(|| err(&at("required"), "\"required\" must list strings".into()))?;
                 if !properties.iter().any(|(p, _)| p == name) {
-                    return Err(err(&at("required"), format!("required property {name:?} is not under \"properties\"")));
+                    return Err(err(
+                        &at("required"),
+                        format!("required property {name:?} is not under \"properties\""),
+                    ));
                 }
                 required.push(name.to_string());
             }
@@ -679,7 +793,10 @@ fn compile_node(value: &Value, pointer: &str, err: &dyn Fn(&str, String) -> Erro
         }
         Some(schema) => Some(Box::new(compile_node(schema, &at("items"), err)?)),
         None if types.contains(&JsonType::Array) => {
-            return Err(err(&at("items"), "arrays must declare \"items\", so every element is typed".into()))
+            return Err(err(
+                &at("items"),
+                "arrays must declare \"items\", so every element is typed".into(),
+            ))
         }
         None => None,
     };
@@ -721,7 +838,9 @@ mod tests {
             panic!("{event_type} 1-0-0 missing")
         };
         let mut errors = Vec::new();
-        schema.root.validate(&props, &mut "/properties".to_string(), &mut errors);
+        schema
+            .root
+            .validate(&props, &mut "/properties".to_string(), &mut errors);
         errors
     }
 
@@ -730,7 +849,13 @@ mod tests {
         let reg = registry();
         assert_eq!(
             reg.event_types(),
-            ["cart_item_added", "checkout_completed", "page_viewed", "product_viewed", "signed_up"]
+            [
+                "cart_item_added",
+                "checkout_completed",
+                "page_viewed",
+                "product_viewed",
+                "signed_up"
+            ]
         );
     }
 
@@ -751,7 +876,10 @@ mod tests {
             json!({"order_id": "o-1", "total": "10", "currency": "EURO", "colour": "red",
                    "items": [{"product_id": "p", "quantity": 0.5, "price": 1}]}),
         );
-        let got: Vec<(&str, &str)> = errors.iter().map(|e| (e.path.as_str(), e.message.as_str())).collect();
+        let got: Vec<(&str, &str)> = errors
+            .iter()
+            .map(|e| (e.path.as_str(), e.message.as_str()))
+            .collect();
         assert_eq!(
             got,
             [
@@ -766,12 +894,18 @@ mod tests {
     #[test]
     fn missing_required_and_enum_violations_are_named() {
         let errors = errors_for("signed_up", json!({"plan": "gold"}));
-        let got: Vec<(&str, &str)> = errors.iter().map(|e| (e.path.as_str(), e.message.as_str())).collect();
+        let got: Vec<(&str, &str)> = errors
+            .iter()
+            .map(|e| (e.path.as_str(), e.message.as_str()))
+            .collect();
         assert_eq!(
             got,
             [
                 ("/properties/method", "is required but missing"),
-                ("/properties/plan", "must be one of \"free\", \"pro\", \"team\", got string \"gold\""),
+                (
+                    "/properties/plan",
+                    "must be one of \"free\", \"pro\", \"team\", got string \"gold\""
+                ),
             ]
         );
     }
@@ -780,28 +914,48 @@ mod tests {
     fn unknown_type_and_version_are_distinguished() {
         let reg = registry();
         assert!(matches!(reg.get("nope", "1-0-0"), Lookup::UnknownType));
-        assert!(matches!(reg.get("page_viewed", "9-0-0"), Lookup::UnknownVersion(v) if v.len() == 1));
-        assert!(matches!(reg.get("page_viewed", "01-0-0"), Lookup::UnknownVersion(_)));
+        assert!(
+            matches!(reg.get("page_viewed", "9-0-0"), Lookup::UnknownVersion(v) if v.len() == 1)
+        );
+        assert!(matches!(
+            reg.get("page_viewed", "01-0-0"),
+            Lookup::UnknownVersion(_)
+        ));
     }
 
     #[test]
     fn unsupported_keywords_and_open_objects_are_schema_errors() {
         let open = r#"{"type": "object", "properties": {}}"#;
-        let err = Registry::from_sources([("x/1-0-0.json".to_string(), open.to_string())]).unwrap_err();
+        let err =
+            Registry::from_sources([("x/1-0-0.json".to_string(), open.to_string())]).unwrap_err();
         assert_eq!(
             err.to_string(),
             "x/1-0-0.json: /additionalProperties: objects must set \"additionalProperties\": false, so that unknown properties are rejected"
         );
         let pattern = r#"{"type": "object", "additionalProperties": false, "properties": {"a": {"type": "string", "pattern": "x"}}}"#;
-        let err = Registry::from_sources([("x/1-0-0.json".to_string(), pattern.to_string())]).unwrap_err();
-        assert!(err.to_string().starts_with("x/1-0-0.json: /properties/a/pattern: keyword \"pattern\" is not supported"), "{err}");
+        let err = Registry::from_sources([("x/1-0-0.json".to_string(), pattern.to_string())])
+            .unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "x/1-0-0.json: /properties/a/pattern: keyword \"pattern\" is not supported"
+            ),
+            "{err}"
+        );
     }
 
     #[test]
     fn file_names_must_be_schemaver() {
         let ok = r#"{"type": "object", "additionalProperties": false}"#;
-        for bad in ["x/1-0.json", "x/0-1-0.json", "x/1-01-0.json", "X/1-0-0.json"] {
-            assert!(Registry::from_sources([(bad.to_string(), ok.to_string())]).is_err(), "{bad}");
+        for bad in [
+            "x/1-0.json",
+            "x/0-1-0.json",
+            "x/1-01-0.json",
+            "X/1-0-0.json",
+        ] {
+            assert!(
+                Registry::from_sources([(bad.to_string(), ok.to_string())]).is_err(),
+                "{bad}"
+            );
         }
     }
 

@@ -1,8 +1,6 @@
 //! Logs and metrics: JSON logs through `tracing` on Lambda, and metrics as CloudWatch Embedded
 //! Metric Format documents on stdout, which CloudWatch turns into metrics without an API call.
 
-use std::io::Write;
-
 use serde_json::{json, Map, Value};
 
 use crate::timestamp::EpochMillis;
@@ -97,10 +95,8 @@ impl MetricSet {
         if self.metrics.is_empty() {
             return;
         }
-        let line = self.to_emf(timestamp).to_string();
-        let mut out = std::io::stdout().lock();
-        // Losing a metric line is better than failing a request over it.
-        let _ = writeln!(out, "{line}");
+        // One `println!` per document keeps each one a single line; tests capture it.
+        println!("{}", self.to_emf(timestamp));
     }
 }
 
@@ -109,7 +105,9 @@ impl MetricSet {
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
     if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
         builder
             .json()
@@ -135,7 +133,10 @@ mod tests {
         let cw = &doc["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(cw["Namespace"], "Driftless");
         assert_eq!(cw["Dimensions"], json!([["Function", "Reason"]]));
-        assert_eq!(cw["Metrics"], json!([{"Name": "EventsRejected", "Unit": "Count"}]));
+        assert_eq!(
+            cw["Metrics"],
+            json!([{"Name": "EventsRejected", "Unit": "Count"}])
+        );
         assert_eq!(doc["Function"], "ingest");
         assert_eq!(doc["Reason"], "properties");
         assert_eq!(doc["EventsRejected"], 3.0);

@@ -164,10 +164,7 @@ mod tests {
             parse_rfc3339("2026-11-28T14:30:22.5Z"),
             Some(1_795_876_222_500)
         );
-        assert_eq!(
-            parse_rfc3339("1969-12-31T23:59:59.999Z"),
-            Some(-1)
-        );
+        assert_eq!(parse_rfc3339("1969-12-31T23:59:59.999Z"), Some(-1));
     }
 
     #[test]

@@ -1,0 +1,92 @@
+# Driftless: `make demo` runs the whole pipeline locally, `make test` runs every suite.
+# Both install what they need on a fresh machine: Python tools into .venv, npm packages into sdk/,
+# and (as root) Debian's chromium for the browser tests.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STATE ?= /tmp/driftless-local
+export DRIFTLESS_STATE := $(STATE)
+export AWS_ENDPOINT_URL ?= http://127.0.0.1:4566
+export AWS_ACCESS_KEY_ID ?= test
+export AWS_SECRET_ACCESS_KEY ?= test
+export AWS_REGION ?= us-east-1
+export DRIFTLESS_BUCKET ?= driftless-local
+export DRIFTLESS_ENDPOINT ?= http://127.0.0.1:9000/lambda-url/ingest/v1/batch
+export DRIFTLESS_MOTO_URL ?= $(AWS_ENDPOINT_URL)
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: help demo test test-rust test-python test-sdk lint bench build deploy dev stack-up stack-down deps clean
+
+help:
+	@echo "make demo    run the whole pipeline locally and show what landed"
+	@echo "make test    run every test suite (starts and stops the local stack)"
+	@echo "make bench   benchmarks, with ratios against a peer measured in the same run"
+	@echo "make dev     local stack with cargo lambda watch, for the SDK's example page"
+	@echo "make build   arm64 release bootstraps with cargo lambda"
+	@echo "make deploy  sam deploy (guided the first time)"
+
+$(VENV)/.installed: requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+sdk/node_modules/.installed: sdk/package.json sdk/package-lock.json
+	cd sdk && npm ci --no-audit --no-fund
+	touch $@
+
+# Debian's chromium for the browser tests; a browser cannot be downloaded by the test tools here.
+/usr/bin/chromium:
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "chromium is missing: install Debian's chromium package (needs root)" >&2; exit 1; fi
+
+deps: $(VENV)/.installed sdk/node_modules/.installed /usr/bin/chromium
+
+stack-up: $(VENV)/.installed
+	scripts/stack.sh up
+
+stack-down:
+	scripts/stack.sh down
+
+demo: deps stack-up
+	$(PY) scripts/demo.py
+
+dev: deps stack-up
+	@echo "ingest: $(DRIFTLESS_ENDPOINT)   moto: $(AWS_ENDPOINT_URL)   logs: $(STATE)/ingest.log"
+	@echo "stop with: make stack-down"
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+test: deps
+	$(MAKE) lint
+	scripts/stack.sh up
+	trap 'scripts/stack.sh down' EXIT; \
+	  $(MAKE) test-rust test-python test-sdk
+
+test-rust:
+	cargo test --workspace
+
+test-python:
+	$(PY) -m pytest -q tests
+
+test-sdk:
+	cd sdk && npm test && npm run test:e2e
+
+bench: $(VENV)/.installed
+	cargo run --release -p driftless --example ingest_bench
+
+build: $(VENV)/.installed
+	cargo lambda build --release --arm64 --bin ingest
+
+deploy: build
+	@if [ -f samconfig.toml ] && grep -q '^\[default.deploy' samconfig.toml; then sam deploy; else sam deploy --guided; fi
+
+clean: stack-down
+	cargo clean
+	rm -rf $(VENV) sdk/node_modules

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The local stack: moto's server standing in for S3 and Firehose, and `cargo lambda watch` serving
+# the ingest function through the real Lambda runtime path.
+#   scripts/stack.sh up     start what is not running yet and wait until it answers
+#   scripts/stack.sh down   stop both
+# Logs and pids live in $DRIFTLESS_STATE, outside the workspace: the watcher rebuilds on any change
+# inside it.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+state=${DRIFTLESS_STATE:-/tmp/driftless-local}
+moto_port=${MOTO_PORT:-4566}
+lambda_port=${LAMBDA_PORT:-9000}
+venv=$root/.venv
+mkdir -p "$state"
+
+export AWS_ENDPOINT_URL=${AWS_ENDPOINT_URL:-http://127.0.0.1:$moto_port}
+export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-test} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-test}
+export AWS_REGION=${AWS_REGION:-us-east-1}
+export PATH=$venv/bin:$PATH
+
+ingest_url=http://127.0.0.1:$lambda_port/lambda-url/ingest/v1/batch
+
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+stop() {
+  local name=$1 pidfile=$state/$1.pid
+  if [[ -f $pidfile ]]; then
+    # Each service runs in its own session, so the whole group (watcher and function) goes.
+    kill -- "-$(cat "$pidfile")" 2>/dev/null || true
+    rm -f "$pidfile"
+    echo "stopped $name"
+  fi
+}
+
+wait_for_ingest() {
+  local body='{"sent_at":"2026-01-01T00:00:00.000Z","events":[]}'
+  # The first start compiles the function, which takes minutes on a cold cache.
+  for _ in $(seq 1 900); do
+    if curl -fsS -o /dev/null -X POST -H 'content-type: application/json' -d "$body" "$ingest_url" 2>/dev/null; then
+      echo "ingest ready at $ingest_url"
+      return 0
+    fi
+    if ! kill -0 "$(cat "$state/ingest.pid")" 2>/dev/null; then
+      echo "cargo lambda watch exited; its log:" >&2
+      tail -50 "$state/ingest.log" >&2
+      return 1
+    fi
+    sleep 1
+  done
+  echo "ingest did not answer at $ingest_url; see $state/ingest.log" >&2
+  return 1
+}
+
+case ${1:-up} in
+  up)
+    if ! listening "$moto_port"; then
+      setsid "$venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$state/moto.log" 2>&1 &
+      echo $! >"$state/moto.pid"
+    fi
+    "$venv/bin/python" "$root/scripts/local_stack.py"
+    if ! listening "$lambda_port"; then
+      (cd "$root" && setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$lambda_port" \
+        --disable-cors --bin ingest >"$state/ingest.log" 2>&1 &
+        echo $! >"$state/ingest.pid")
+    fi
+    wait_for_ingest
+    ;;
+  down)
+    stop ingest
+    stop moto
+    ;;
+  *)
+    echo "usage: $0 up|down" >&2
+    exit 2
+    ;;
+esac
