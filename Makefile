@@ -55,7 +55,8 @@ stack-down:
 demo: deps stack-up
 	$(PY) scripts/demo.py
 
-dev: deps stack-up
+dev: deps
+	DRIFTLESS_RELOAD=1 scripts/stack.sh up
 	@echo "ingest: $(DRIFTLESS_ENDPOINT)   moto: $(AWS_ENDPOINT_URL)   logs: $(STATE)/ingest.log"
 	@echo "stop with: make stack-down"
 

@@ -3,6 +3,8 @@
 # the ingest function through the real Lambda runtime path.
 #   scripts/stack.sh up     start what is not running yet and wait until it answers
 #   scripts/stack.sh down   stop both
+# The function is rebuilt on code changes only with DRIFTLESS_RELOAD=1 (`make dev`): tests and the
+# demo want the binary they started with, not a rebuild each time a file in the tree is touched.
 # Logs and pids live in $DRIFTLESS_STATE, outside the workspace: the watcher rebuilds on any change
 # inside it.
 set -euo pipefail
@@ -24,13 +26,22 @@ ingest_url=http://127.0.0.1:$lambda_port/lambda-url/ingest/v1/batch
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 stop() {
-  local name=$1 pidfile=$state/$1.pid
+  local name=$1 port=$2 pidfile=$state/$1.pid
   if [[ -f $pidfile ]]; then
-    # Each service runs in its own session, so the whole group (watcher and function) goes.
     kill -- "-$(cat "$pidfile")" 2>/dev/null || true
     rm -f "$pidfile"
-    echo "stopped $name"
   fi
+  if [[ $name == ingest ]]; then
+    # The watcher starts the function in a session of its own, so the group kill misses it.
+    pkill -f "cargo-lambda lambda watch .*--invoke-port $port" 2>/dev/null || true
+    pkill -f "^(\S*/)?target/debug/ingest$" 2>/dev/null || true
+  fi
+  for _ in $(seq 1 50); do
+    listening "$port" || { echo "stopped $name"; return 0; }
+    sleep 0.1
+  done
+  echo "$name still listens on $port" >&2
+  return 1
 }
 
 wait_for_ingest() {
@@ -60,15 +71,17 @@ case ${1:-up} in
     fi
     "$venv/bin/python" "$root/scripts/local_stack.py"
     if ! listening "$lambda_port"; then
-      (cd "$root" && setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$lambda_port" \
-        --disable-cors --bin ingest >"$state/ingest.log" 2>&1 &
+      reload=--ignore-changes
+      [[ ${DRIFTLESS_RELOAD:-0} == 1 ]] && reload=
+      (cd "$root" && setsid "$venv/bin/cargo-lambda" lambda watch --invoke-address 127.0.0.1 --invoke-port "$lambda_port" \
+        --disable-cors $reload --bin ingest >"$state/ingest.log" 2>&1 &
         echo $! >"$state/ingest.pid")
     fi
     wait_for_ingest
     ;;
   down)
-    stop ingest
-    stop moto
+    stop ingest "$lambda_port"
+    stop moto "$moto_port"
     ;;
   *)
     echo "usage: $0 up|down" >&2

@@ -1,0 +1,232 @@
+"""`make demo`: realistic web-shop traffic through the local stack, then what landed in S3.
+
+Simulated visitors browse, add to cart, sign up and buy; a few of their events are invalid (the
+kind of drift a schema catches), some batches are sent twice (a retry after a lost response, as an
+SDK does), and one batch is gzipped. Everything goes over HTTP to the ingest function that
+`cargo lambda watch` serves, which forwards to Firehose (moto), which writes to S3.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import os
+import random
+import secrets
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+
+import boto3
+
+ENDPOINT = os.environ.get("DRIFTLESS_ENDPOINT", "http://127.0.0.1:9000/lambda-url/ingest/v1/batch")
+INVOKE = ENDPOINT.split("/lambda-url/")[0] + "/2015-03-31/functions/ingest/invocations"
+APIGW_EVENT = os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "events", "apigw-v2-batch.json")
+BUCKET = os.environ.get("DRIFTLESS_BUCKET", "driftless-local")
+S3_ENDPOINT = os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+VISITORS = int(os.environ.get("DEMO_VISITORS", "250"))
+# moto accepts any credentials; these keep the demo runnable outside `make`.
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
+BATCH = 25
+
+CATALOGUE = [(f"sku-{i:03d}", name, cat, price) for i, (name, cat, price) in enumerate([
+    ("Trail runner", "shoes/running", 129.0), ("City sneaker", "shoes/casual", 89.9),
+    ("Rain jacket", "apparel/outerwear", 149.5), ("Merino tee", "apparel/tops", 49.0),
+    ("Day pack", "bags", 79.0), ("Water bottle", "accessories", 19.9),
+    ("Wool socks", "apparel/socks", 14.5), ("Headlamp", "accessories", 39.0),
+])]
+
+
+def uuid7(ms: int) -> str:
+    """A UUIDv7 as the SDK makes them: 48 bits of Unix milliseconds, then random bits."""
+    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | secrets.randbits(12) << 64 | 0b10 << 62 | secrets.randbits(62)
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def iso(t: datetime) -> str:
+    return t.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Visitor:
+    def __init__(self, rng: random.Random, now: datetime):
+        self.rng = rng
+        self.anonymous_id = uuid7(int(now.timestamp() * 1000))
+        self.session_id = uuid7(int(now.timestamp() * 1000))
+        self.user_id = None
+        self.seq = 0
+        self.clock = now - timedelta(minutes=rng.randint(60, 180))
+        # Some devices' clocks are minutes off; ingest corrects with sent_at.
+        self.skew = timedelta(seconds=rng.choice([0, 0, 0, 0, 95, -240, 3600]))
+        self.locale = rng.choice(["de-DE", "en-GB", "fr-FR", "en-US"])
+
+    def event(self, event_type: str, properties: dict) -> dict:
+        self.clock += timedelta(seconds=self.rng.uniform(2, 40))
+        self.seq += 1
+        product = properties.get("product_id", "")
+        return {
+            "event_id": uuid7(int(self.clock.timestamp() * 1000)),
+            "event_type": event_type,
+            "schema_version": "1-0-0",
+            "timestamp": iso(self.clock + self.skew),
+            "anonymous_id": self.anonymous_id,
+            "user_id": self.user_id,
+            "session_id": self.session_id,
+            "seq": self.seq,
+            "context": {
+                "page": {"url": f"https://shop.example/{product or ''}", "referrer": "https://www.search.example/", "title": "Driftless Outdoor"},
+                "locale": self.locale,
+                "timezone": "Europe/Berlin",
+                "screen": {"width": self.rng.choice([390, 1440, 1920]), "height": self.rng.choice([844, 900, 1080])},
+                "sdk": {"name": "driftless-js", "version": "0.1.0"},
+            },
+            "properties": properties,
+        }
+
+    def journey(self) -> list[dict]:
+        rng, out = self.rng, []
+        out.append(self.event("page_viewed", {"path": "/", "title": "Home", "category": "home"}))
+        cart = []
+        for _ in range(rng.randint(1, 8)):
+            sku, name, cat, price = rng.choice(CATALOGUE)
+            out.append(self.event("page_viewed", {"path": f"/p/{sku}", "title": name, "category": "product"}))
+            out.append(self.event("product_viewed", {"product_id": sku, "name": name, "category": cat, "price": price, "currency": "EUR", "in_stock": rng.random() > 0.1}))
+            if rng.random() < 0.35:
+                qty = rng.randint(1, 3)
+                cart.append((sku, qty, price))
+                out.append(self.event("cart_item_added", {"cart_id": f"cart-{self.anonymous_id[:8]}", "product_id": sku, "quantity": qty, "price": price, "currency": "EUR"}))
+        if cart and rng.random() < 0.6:
+            if rng.random() < 0.5:
+                out.append(self.event("signed_up", {"method": rng.choice(["email", "google", "apple"]), "plan": "free", "newsletter_opt_in": rng.random() < 0.3}))
+                self.user_id = f"user-{secrets.token_hex(4)}"
+            total = round(sum(q * p for _, q, p in cart), 2)
+            out.append(self.event("checkout_completed", {
+                "order_id": f"order-{secrets.token_hex(5)}", "total": total, "currency": "EUR",
+                "items": [{"product_id": s, "quantity": q, "price": p} for s, q, p in cart],
+                "shipping_method": rng.choice(["standard", "express", "pickup"]),
+            }))
+        return out
+
+
+def drift(rng: random.Random, event: dict) -> dict:
+    """The mistakes real tracking code makes, which the schema must catch."""
+    e = json.loads(json.dumps(event))
+    kind = rng.choice(["price_as_string", "unknown_event", "missing_required", "unknown_property", "bad_version"])
+    if kind == "price_as_string" and "price" in e["properties"]:
+        e["properties"]["price"] = str(e["properties"]["price"])
+    elif kind == "unknown_event":
+        e["event_type"] = "button_clicked"
+    elif kind == "missing_required":
+        e["properties"].pop(next(iter(e["properties"])))
+    elif kind == "unknown_property":
+        e["properties"]["colour"] = "teal"
+    else:
+        e["schema_version"] = "2-0-0"
+    return e
+
+
+def post(events: list[dict]) -> dict:
+    body = json.dumps({"sent_at": iso(datetime.now(timezone.utc)), "events": events}).encode()
+    headers = {"content-type": "text/plain;charset=UTF-8", "user-agent": "driftless-demo/0.1"}
+    req = urllib.request.Request(ENDPOINT, data=body, headers=headers, method="POST")
+    for _ in range(5):
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return json.load(resp)
+        except urllib.error.HTTPError as e:
+            if e.code not in (429, 503):
+                raise SystemExit(f"ingest answered {e.code}: {e.read().decode()}")
+            time.sleep(float(e.headers.get("Retry-After", "1")) * random.random())
+    raise SystemExit("ingest kept answering 503")
+
+
+def post_gzipped(events: list[dict]) -> dict:
+    """A gzipped batch, as the API Gateway event that carries it (base64 body).
+
+    cargo lambda's URL emulator reads every text/plain or JSON body as UTF-8 and answers 500 to a
+    gzipped one before the function runs, so this batch goes through the emulator's Invoke API
+    instead: the same runtime path and handler, with the event API Gateway sends for it.
+    """
+    body = gzip.compress(json.dumps({"sent_at": iso(datetime.now(timezone.utc)), "events": events}).encode())
+    with open(APIGW_EVENT) as f:
+        event = json.load(f)
+    event["headers"].update({"content-encoding": "gzip", "content-length": str(len(body)), "user-agent": "driftless-demo/0.1"})
+    event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
+    req = urllib.request.Request(INVOKE, data=json.dumps(event).encode(), method="POST")
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        answer = json.load(resp)
+    if answer.get("statusCode") != 200:
+        raise SystemExit(f"ingest answered {answer.get('statusCode')} to the gzipped batch: {answer.get('body')}")
+    return json.loads(answer["body"])
+
+
+def read_stream(s3, prefix: str) -> tuple[int, list[dict]]:
+    objects, lines = 0, []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            objects += 1
+            data = s3.get_object(Bucket=BUCKET, Key=obj["Key"])["Body"].read()
+            if data[:2] == b"\x1f\x8b":
+                data = gzip.decompress(data)
+            lines += [json.loads(l) for l in data.splitlines() if l.strip()]
+    return objects, lines
+
+
+def main() -> None:
+    rng = random.Random(int(os.environ.get("DEMO_SEED", "7")))
+    now = datetime.now(timezone.utc)
+    events = [e for _ in range(VISITORS) for e in Visitor(rng, now).journey()]
+    events = [drift(rng, e) if rng.random() < 0.03 else e for e in events]
+    batches = [events[i:i + BATCH] for i in range(0, len(events), BATCH)]
+
+    started = time.monotonic()
+    accepted = rejected = retried = 0
+    reasons: Counter[str] = Counter()
+    for i, b in enumerate(batches):
+        verdict = post_gzipped(b) if i == len(batches) // 2 else post(b)
+        accepted += verdict["accepted"]
+        rejected += len(verdict["rejected"])
+        reasons.update(r["reason"] for r in verdict["rejected"])
+        # A retry after a lost response: the same events, the same event_ids, sent again.
+        if rng.random() < 0.05:
+            post(b)
+            retried += len(b)
+    elapsed = time.monotonic() - started
+
+    print(f"\nSent {len(events)} events from {VISITORS} visitors in {len(batches)} batches "
+          f"({elapsed:.1f}s, {len(events) / elapsed:.0f} events/s over HTTP), one batch gzipped, "
+          f"{retried} events sent twice as retries.")
+    print(f"Ingest verdicts: {accepted} accepted, {rejected} rejected "
+          f"({', '.join(f'{k} {v}' for k, v in reasons.most_common())}).")
+
+    s3 = boto3.client("s3", endpoint_url=S3_ENDPOINT, region_name=os.environ.get("AWS_REGION", "us-east-1"))
+    ids = {e.get("event_id") for e in events}
+    ev_objects, ev_lines = read_stream(s3, "raw/events/")
+    q_objects, q_lines = read_stream(s3, "raw/quarantine/")
+    mine = [l for l in ev_lines if l["event_id"] in ids]
+    distinct = {l["event_id"] for l in mine}
+    print(f"\ns3://{BUCKET}/raw/events/      {ev_objects:5d} objects, {len(ev_lines):6d} records in total; "
+          f"this run: {len(mine)} records, {len(distinct)} distinct event_ids "
+          f"({len(mine) - len(distinct)} duplicates from retries, removed by compaction)")
+    q_mine = [q for q in q_lines if q.get("event_id") in ids]
+    print(f"s3://{BUCKET}/raw/quarantine/  {q_objects:5d} objects, {len(q_lines):6d} records in total; this run: {len(q_mine)}")
+    per_type = Counter(l["event_type"] for l in mine)
+    print("\nAccepted records per event type: " + ", ".join(f"{k} {v}" for k, v in per_type.most_common()))
+    if mine:
+        print("\nA stored record (raw/events):")
+        print(json.dumps(mine[-1], indent=2))
+    if q_mine:
+        print("\nA quarantined event, with what to fix (raw/quarantine):")
+        q = q_mine[0]
+        print(json.dumps({k: q[k] for k in ("received_at", "reason", "errors", "event_type", "event_id")}, indent=2))
+    if len(distinct) != len({e["event_id"] for e in events}) - rejected:
+        sys.exit("the distinct events that landed are not the accepted ones")
+
+
+if __name__ == "__main__":
+    main()
