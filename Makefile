@@ -80,7 +80,7 @@ test-sdk:
 	cd sdk && npm test && npm run test:e2e
 
 bench: $(VENV)/.installed
-	cargo run --release -p driftless --example ingest_bench
+	taskset -c 0 cargo run --quiet --release -p driftless --example ingest_bench
 
 build: $(VENV)/.installed
 	cargo lambda build --release --arm64 --bin ingest
