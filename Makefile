@@ -79,8 +79,17 @@ test-python:
 test-sdk:
 	cd sdk && npm test && npm run test:e2e
 
+# Speed and size are measured here, never asserted in tests; each figure has a peer from the same run.
 bench: $(VENV)/.installed
+	@echo "== ingest: parse + validate + enrich + pack, one core"
 	taskset -c 0 cargo run --quiet --release -p driftless --example ingest_bench
+	@echo "== ingest: stripped release binary (host target)"
+	cargo build --quiet --release -p ingest
+	@ls -l target/release/ingest | awk '{printf "target/release/ingest: %.1f MiB\n", $$5 / 1048576}'
+	@echo "== ingest: peak memory over 10,000 local requests"
+	scripts/stack.sh down
+	DRIFTLESS_RELEASE=1 scripts/stack.sh up
+	trap 'scripts/stack.sh down' EXIT; $(PY) scripts/bench_ingest_memory.py
 
 build: $(VENV)/.installed
 	cargo lambda build --release --arm64 --bin ingest

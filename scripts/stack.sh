@@ -34,7 +34,7 @@ stop() {
   if [[ $name == ingest ]]; then
     # The watcher starts the function in a session of its own, so the group kill misses it.
     pkill -f "cargo-lambda lambda watch .*--invoke-port $port" 2>/dev/null || true
-    pkill -f "^(\S*/)?target/debug/ingest$" 2>/dev/null || true
+    pkill -f "^(\S*/)?target/(debug|release)/ingest$" 2>/dev/null || true
   fi
   for _ in $(seq 1 50); do
     listening "$port" || { echo "stopped $name"; return 0; }
@@ -71,10 +71,12 @@ case ${1:-up} in
     fi
     "$venv/bin/python" "$root/scripts/local_stack.py"
     if ! listening "$lambda_port"; then
-      reload=--ignore-changes
+      reload=--ignore-changes release=
       [[ ${DRIFTLESS_RELOAD:-0} == 1 ]] && reload=
+      # The benchmark measures the release build's memory.
+      [[ ${DRIFTLESS_RELEASE:-0} == 1 ]] && release=--release
       (cd "$root" && setsid "$venv/bin/cargo-lambda" lambda watch --invoke-address 127.0.0.1 --invoke-port "$lambda_port" \
-        --disable-cors $reload --bin ingest >"$state/ingest.log" 2>&1 &
+        --disable-cors $reload $release --bin ingest >"$state/ingest.log" 2>&1 &
         echo $! >"$state/ingest.pid")
     fi
     wait_for_ingest
