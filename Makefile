@@ -19,7 +19,7 @@ export DRIFTLESS_ENDPOINT ?= http://127.0.0.1:9000/lambda-url/ingest/v1/batch
 export DRIFTLESS_MOTO_URL ?= $(AWS_ENDPOINT_URL)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help demo test test-rust test-python test-sdk lint bench build deploy dev stack-up stack-down deps clean
+.PHONY: help demo test test-rust test-python test-sdk test-schema lint bench build deploy dev stack-up stack-down deps clean
 
 help:
 	@echo "make demo    run the whole pipeline locally and show what landed"
@@ -64,11 +64,22 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
+# The CLI as `cargo test --workspace` builds it: running it with `cargo run` would build the AWS
+# SDK once more with other features (aws-smithy-mocks turns on test features in test builds).
+DRIFTLESS := target/debug/driftless
+
 test: deps
 	$(MAKE) lint
 	scripts/stack.sh up
 	trap 'scripts/stack.sh down' EXIT; \
-	  $(MAKE) test-rust test-python test-sdk
+	  $(MAKE) test-rust test-schema test-python test-sdk
+
+# The schema is the contract: it must be valid, the generated files current, the tracking code right.
+test-schema:
+	cargo test --quiet --workspace --no-run
+	$(DRIFTLESS) schema check
+	$(DRIFTLESS) codegen --check
+	$(DRIFTLESS) lint sdk/src
 
 test-rust:
 	cargo test --workspace
@@ -90,6 +101,10 @@ bench: $(VENV)/.installed
 	scripts/stack.sh down
 	DRIFTLESS_RELEASE=1 scripts/stack.sh up
 	trap 'scripts/stack.sh down' EXIT; $(PY) scripts/bench_ingest_memory.py
+	@echo "== schema toolchain: lint speed and codegen time, one core"
+	taskset -c 0 cargo run --quiet --release -p driftless-cli --example lint_bench
+	@echo "== browser SDK: track() main-thread time and bundle sizes against other SDKs"
+	cd sdk && npm run bench
 
 build: $(VENV)/.installed
 	cargo lambda build --release --arm64 --bin ingest

@@ -31,6 +31,8 @@ stop() {
     kill -- "-$(cat "$pidfile")" 2>/dev/null || true
     rm -f "$pidfile"
   fi
+  # By pattern too: a stack started by an earlier checkout or a lost pid file still goes.
+  [[ $name == moto ]] && pkill -f "moto_server -H 127.0.0.1 -p $port" 2>/dev/null || true
   if [[ $name == ingest ]]; then
     # The watcher starts the function in a session of its own, so the group kill misses it.
     pkill -f "cargo-lambda lambda watch .*--invoke-port $port" 2>/dev/null || true
@@ -66,7 +68,7 @@ wait_for_ingest() {
 case ${1:-up} in
   up)
     if ! listening "$moto_port"; then
-      setsid "$venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$state/moto.log" 2>&1 &
+      setsid "$venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port" </dev/null >"$state/moto.log" 2>&1 &
       echo $! >"$state/moto.pid"
     fi
     "$venv/bin/python" "$root/scripts/local_stack.py"
@@ -75,9 +77,12 @@ case ${1:-up} in
       [[ ${DRIFTLESS_RELOAD:-0} == 1 ]] && reload=
       # The benchmark measures the release build's memory.
       [[ ${DRIFTLESS_RELEASE:-0} == 1 ]] && release=--release
-      (cd "$root" && setsid "$venv/bin/cargo-lambda" lambda watch --invoke-address 127.0.0.1 --invoke-port "$lambda_port" \
-        --disable-cors $reload $release --bin ingest >"$state/ingest.log" 2>&1 &
-        echo $! >"$state/ingest.pid")
+      # exec, so the recorded pid is the watcher's own; every descriptor goes to the log, so the
+      # caller's pipes (make's, CI's) are not held open by the services.
+      (cd "$root" && exec setsid "$venv/bin/cargo-lambda" lambda watch --invoke-address 127.0.0.1 \
+        --invoke-port "$lambda_port" --disable-cors $reload $release --bin ingest \
+        </dev/null >"$state/ingest.log" 2>&1) &
+      echo $! >"$state/ingest.pid"
     fi
     wait_for_ingest
     ;;

@@ -19,19 +19,38 @@ const EVENTS_PER_BATCH: usize = 100;
 struct NoSink;
 
 impl RecordSink for NoSink {
-    async fn put_record_batch(&self, _: &str, records: Vec<Vec<u8>>) -> Result<Vec<Option<String>>, CallFailure> {
+    async fn put_record_batch(
+        &self,
+        _: &str,
+        records: Vec<Vec<u8>>,
+    ) -> Result<Vec<Option<String>>, CallFailure> {
         Ok(vec![None; records.len()])
     }
 }
 
 fn event(n: usize) -> Value {
     let (event_type, properties) = match n % 5 {
-        0 => ("page_viewed", json!({"path": format!("/p/sku-{:03}", n % 997), "title": "Trail runner", "category": "product"})),
-        1 => ("product_viewed", json!({"product_id": format!("sku-{:03}", n % 997), "price": 129.0, "currency": "EUR", "in_stock": true})),
-        2 => ("cart_item_added", json!({"cart_id": "cart-3f9a", "product_id": format!("sku-{:03}", n % 997), "quantity": 1, "price": 129.0, "currency": "EUR"})),
-        3 => ("signed_up", json!({"method": "email", "plan": "free", "newsletter_opt_in": false})),
-        _ => ("checkout_completed", json!({"order_id": format!("o-{n}"), "total": 258.0, "currency": "EUR",
-              "items": [{"product_id": "sku-001", "quantity": 2, "price": 129.0}]})),
+        0 => (
+            "page_viewed",
+            json!({"path": format!("/p/sku-{:03}", n % 997), "title": "Trail runner", "category": "product"}),
+        ),
+        1 => (
+            "product_viewed",
+            json!({"product_id": format!("sku-{:03}", n % 997), "price": 129.0, "currency": "EUR", "in_stock": true}),
+        ),
+        2 => (
+            "cart_item_added",
+            json!({"cart_id": "cart-3f9a", "product_id": format!("sku-{:03}", n % 997), "quantity": 1, "price": 129.0, "currency": "EUR"}),
+        ),
+        3 => (
+            "signed_up",
+            json!({"method": "email", "plan": "free", "newsletter_opt_in": false}),
+        ),
+        _ => (
+            "checkout_completed",
+            json!({"order_id": format!("o-{n}"), "total": 258.0, "currency": "EUR",
+              "items": [{"product_id": "sku-001", "quantity": 2, "price": 129.0}]}),
+        ),
     };
     json!({
         "event_id": format!("01936f4e-8a3c-7b2d-9f10-{n:012x}"),
@@ -49,8 +68,11 @@ fn event(n: usize) -> Value {
 fn corpus() -> Vec<Vec<u8>> {
     (0..BATCHES)
         .map(|b| {
-            let events: Vec<Value> = (0..EVENTS_PER_BATCH).map(|i| event(b * EVENTS_PER_BATCH + i)).collect();
-            serde_json::to_vec(&json!({"sent_at": "2026-11-28T14:30:22.123Z", "events": events})).expect("serialize")
+            let events: Vec<Value> = (0..EVENTS_PER_BATCH)
+                .map(|i| event(b * EVENTS_PER_BATCH + i))
+                .collect();
+            serde_json::to_vec(&json!({"sent_at": "2026-11-28T14:30:22.123Z", "events": events}))
+                .expect("serialize")
         })
         .collect()
 }
@@ -71,16 +93,35 @@ fn main() {
     let corpus = corpus();
     let bytes: usize = corpus.iter().map(Vec::len).sum();
     let events = BATCHES * EVENTS_PER_BATCH;
-    let service = Ingest::new(Registry::embedded().expect("schemas"), IngestConfig::default(), NoSink, SystemClock);
-    let caller = Caller { user_agent: Some("Mozilla/5.0 (bench)"), source_ip: Some("203.0.113.7") };
+    let service = Ingest::new(
+        Registry::embedded().expect("schemas"),
+        IngestConfig::default(),
+        NoSink,
+        SystemClock,
+    );
+    let caller = Caller {
+        user_agent: Some("Mozilla/5.0 (bench)"),
+        source_ip: Some("203.0.113.7"),
+    };
 
     // Every event must be accepted, or the benchmark measures the wrong path.
-    let check = service.process(&corpus[0], caller, 1_795_876_223_000).expect("valid batch");
-    assert_eq!(check.accepted, EVENTS_PER_BATCH, "rejected: {:?}", check.rejected.first());
+    let check = service
+        .process(&corpus[0], caller, 1_795_876_223_000)
+        .expect("valid batch");
+    assert_eq!(
+        check.accepted,
+        EVENTS_PER_BATCH,
+        "rejected: {:?}",
+        check.rejected.first()
+    );
 
     let ours = best_of(5, || {
         for batch in &corpus {
-            black_box(service.process(black_box(batch), caller, 1_795_876_223_000).expect("valid"));
+            black_box(
+                service
+                    .process(black_box(batch), caller, 1_795_876_223_000)
+                    .expect("valid"),
+            );
         }
     });
     let plain = best_of(5, || {
@@ -93,7 +134,20 @@ fn main() {
     let mbps = |d: Duration| bytes as f64 / 1e6 / d.as_secs_f64();
     println!("corpus: {events} events in {BATCHES} batches of {EVENTS_PER_BATCH}, {:.0} bytes/event, {:.1} MB", bytes as f64 / events as f64, bytes as f64 / 1e6);
     println!("{:<44} {:>12} {:>10}", "one core", "events/s", "MB/s");
-    println!("{:<44} {:>12.0} {:>10.1}", "driftless parse+validate+enrich+pack", rate(ours), mbps(ours));
-    println!("{:<44} {:>12.0} {:>10.1}", "serde_json::from_slice::<Value> (peer)", rate(plain), mbps(plain));
-    println!("ratio driftless / plain parse: {:.2}x (goal >= 0.40x; goal >= 500,000 events/s)", plain.as_secs_f64() / ours.as_secs_f64());
+    println!(
+        "{:<44} {:>12.0} {:>10.1}",
+        "driftless parse+validate+enrich+pack",
+        rate(ours),
+        mbps(ours)
+    );
+    println!(
+        "{:<44} {:>12.0} {:>10.1}",
+        "serde_json::from_slice::<Value> (peer)",
+        rate(plain),
+        mbps(plain)
+    );
+    println!(
+        "ratio driftless / plain parse: {:.2}x (goal >= 0.40x; goal >= 500,000 events/s)",
+        plain.as_secs_f64() / ours.as_secs_f64()
+    );
 }

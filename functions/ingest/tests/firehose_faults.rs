@@ -7,9 +7,10 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aws_sdk_firehose::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_firehose::operation::put_record_batch::{PutRecordBatchInput, PutRecordBatchOutput};
 use aws_sdk_firehose::types::PutRecordBatchResponseEntry;
-use aws_smithy_mocks::{mock, mock_client, RuleMode};
+use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, Rule, RuleMode};
 use common::*;
 use driftless::config::{IngestConfig, Limits};
 use driftless::firehose::{
@@ -49,6 +50,24 @@ fn output(failed: &[bool]) -> PutRecordBatchOutput {
         .set_request_responses(Some(entries.collect()))
         .build()
         .expect("valid output")
+}
+
+/// A Firehose client whose answers come from `rule`. Built by hand rather than with
+/// `mock_client!`, which needs the SDK's `test-util` feature: that feature would make every
+/// test build compile the AWS SDK a second time.
+fn mocked_firehose(rule: &Rule) -> aws_sdk_firehose::Client {
+    let config = aws_sdk_firehose::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .http_client(create_mock_http_client())
+        .interceptor(
+            MockResponseInterceptor::new()
+                .rule_mode(RuleMode::MatchAny)
+                .with_rule(rule),
+        )
+        .build();
+    aws_sdk_firehose::Client::from_conf(config)
 }
 
 fn fast_retries() -> RetryPolicy {
@@ -99,7 +118,7 @@ async fn a_partial_failure_resends_only_the_failed_records() {
             seen.push(records);
             output(&failed)
         });
-    let client = mock_client!(aws_sdk_firehose, RuleMode::MatchAny, [&rule]);
+    let client = mocked_firehose(&rule);
     // 1,400 events of ~2.6 KiB: several records of up to 1,000 KiB, one call of under 4 MiB.
     let svc = Ingest::new(
         Registry::embedded().unwrap(),
@@ -151,7 +170,7 @@ async fn a_partial_failure_resends_only_the_failed_records() {
 async fn a_persistent_failure_answers_503_with_retry_after_before_the_deadline() {
     let rule = mock!(aws_sdk_firehose::Client::put_record_batch)
         .then_compute_output(|input| output(&vec![true; input.records().len()]));
-    let client = mock_client!(aws_sdk_firehose, RuleMode::MatchAny, [&rule]);
+    let client = mocked_firehose(&rule);
     let svc = Ingest::new(
         Registry::embedded().unwrap(),
         IngestConfig::default(),
@@ -190,7 +209,7 @@ async fn no_call_exceeds_500_records_or_4_mib_and_no_record_exceeds_1000_kib() {
             seen.lock().unwrap().push(records);
             output(&vec![false; n])
         });
-    let client = mock_client!(aws_sdk_firehose, RuleMode::MatchAny, [&rule]);
+    let client = mocked_firehose(&rule);
     // 13 MiB of valid events in one request: many records, several calls.
     let svc = Ingest::new(
         Registry::embedded().unwrap(),
