@@ -169,47 +169,7 @@ pub fn duckdb(latest: &[&EventSchema]) -> String {
 -- type that typed the property differently) into NULL instead of failing the whole query.
 ",
     );
-    for schema in latest {
-        view_header(&mut out, schema);
-        let _ = writeln!(
-            out,
-            "CREATE OR REPLACE VIEW {} AS",
-            ident(&schema.event_type)
-        );
-        out.push_str("SELECT\n");
-        for col in ENVELOPE_COLUMNS {
-            let _ = writeln!(out, "  {},", ident(col));
-        }
-        let props = &schema.root.properties;
-        for (i, (name, node)) in props.iter().enumerate() {
-            let path = json_path(name);
-            let expr = match column(node) {
-                Column::Varchar => format!("json_extract_string(properties, {path})"),
-                Column::Bigint => {
-                    format!("TRY_CAST(json_extract_string(properties, {path}) AS BIGINT)")
-                }
-                Column::Double => {
-                    format!("TRY_CAST(json_extract_string(properties, {path}) AS DOUBLE)")
-                }
-                Column::Boolean => {
-                    format!("TRY_CAST(json_extract_string(properties, {path}) AS BOOLEAN)")
-                }
-                Column::Json => format!("json_extract(properties, {path})"),
-            };
-            let sep = if i + 1 == props.len() { "" } else { "," };
-            let _ = writeln!(out, "  {expr} AS {}{sep}", ident(name));
-        }
-        if props.is_empty() {
-            // The envelope list ends with a comma; keep the statement valid.
-            out.truncate(out.len() - 2);
-            out.push('\n');
-        }
-        let _ = writeln!(
-            out,
-            "FROM events\nWHERE event_type = {};",
-            sql_string(&schema.event_type)
-        );
-    }
+    write_views(&mut out, latest, &DUCKDB);
     out
 }
 
@@ -228,38 +188,62 @@ pub fn athena(latest: &[&EventSchema]) -> String {
 -- property differently) into NULL instead of failing the whole query.
 ",
     );
-    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    write_views(&mut out, latest, &ATHENA);
+    out
+}
+
+/// What differs between the two engines' views.
+struct Dialect {
+    ident: fn(&str) -> String,
+    json_path: fn(&str) -> String,
+    /// The function that extracts a JSON scalar as text.
+    scalar: &'static str,
+    /// How an array or object property becomes a column.
+    json_column: fn(&str) -> String,
+}
+
+const DUCKDB: Dialect = Dialect {
+    ident,
+    json_path,
+    scalar: "json_extract_string",
+    json_column: |path| format!("json_extract(properties, {path})"),
+};
+
+const ATHENA: Dialect = Dialect {
+    ident: |s| format!("\"{}\"", s.replace('"', "\"\"")),
+    json_path: athena_json_path,
+    scalar: "json_extract_scalar",
+    json_column: |path| format!("json_format(json_extract(properties, {path}))"),
+};
+
+fn write_views(out: &mut String, latest: &[&EventSchema], dialect: &Dialect) {
     for schema in latest {
-        view_header(&mut out, schema);
+        view_header(out, schema);
         let _ = writeln!(
             out,
             "CREATE OR REPLACE VIEW {} AS",
-            quote(&schema.event_type)
+            (dialect.ident)(&schema.event_type)
         );
         out.push_str("SELECT\n");
         for col in ENVELOPE_COLUMNS {
-            let _ = writeln!(out, "  {},", quote(col));
+            let _ = writeln!(out, "  {},", (dialect.ident)(col));
         }
         let props = &schema.root.properties;
         for (i, (name, node)) in props.iter().enumerate() {
-            let path = athena_json_path(name);
+            let path = (dialect.json_path)(name);
+            let scalar = format!("{}(properties, {path})", dialect.scalar);
             let expr = match column(node) {
-                Column::Varchar => format!("json_extract_scalar(properties, {path})"),
-                Column::Bigint => {
-                    format!("TRY_CAST(json_extract_scalar(properties, {path}) AS BIGINT)")
-                }
-                Column::Double => {
-                    format!("TRY_CAST(json_extract_scalar(properties, {path}) AS DOUBLE)")
-                }
-                Column::Boolean => {
-                    format!("TRY_CAST(json_extract_scalar(properties, {path}) AS BOOLEAN)")
-                }
-                Column::Json => format!("json_format(json_extract(properties, {path}))"),
+                Column::Varchar => scalar,
+                Column::Bigint => format!("TRY_CAST({scalar} AS BIGINT)"),
+                Column::Double => format!("TRY_CAST({scalar} AS DOUBLE)"),
+                Column::Boolean => format!("TRY_CAST({scalar} AS BOOLEAN)"),
+                Column::Json => (dialect.json_column)(&path),
             };
             let sep = if i + 1 == props.len() { "" } else { "," };
-            let _ = writeln!(out, "  {expr} AS {}{sep}", quote(name));
+            let _ = writeln!(out, "  {expr} AS {}{sep}", (dialect.ident)(name));
         }
         if props.is_empty() {
+            // The envelope list ends with a comma; keep the statement valid.
             out.truncate(out.len() - 2);
             out.push('\n');
         }
@@ -269,7 +253,6 @@ pub fn athena(latest: &[&EventSchema]) -> String {
             sql_string(&schema.event_type)
         );
     }
-    out
 }
 
 fn view_header(out: &mut String, schema: &EventSchema) {
