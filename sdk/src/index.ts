@@ -1,0 +1,24 @@
+// Public API of the Driftless browser SDK. Importing it touches no browser global, so it is safe
+// in server-side rendering; `createClient` on a server returns an inert client.
+export { createClient, SDK_VERSION } from "./client.js";
+export { SCHEMA_VERSIONS } from "./events.generated.js";
+export type {
+  CartItemAddedProperties,
+  CheckoutCompletedProperties,
+  DriftlessEvent,
+  EventType,
+  PageViewedProperties,
+  ProductViewedProperties,
+  PropertiesOf,
+  SignedUpProperties,
+} from "./events.generated.js";
+export type {
+  Consent,
+  Drop,
+  DriftlessClient,
+  DriftlessOptions,
+  DropReason,
+  EventContext,
+  RejectedEvent,
+  WireEvent,
+} from "./types.js";

@@ -1,0 +1,62 @@
+// How queued events become requests: batches that fit one beacon, the body of the wire format,
+// and the wait before a retry.
+
+// `{"sent_at":"<24 chars>","events":[` + `]}`
+export const ENVELOPE_BYTES = 50;
+/**
+ * Bytes the string takes in UTF-8, or a little more: what browsers hold against the 64 KiB limit
+ * is bytes, not string length. Counting 3 bytes for every non-ASCII unit overcounts 2-byte
+ * characters and surrogate pairs, which only makes batches a little smaller; TextEncoder would be
+ * exact but costs several microseconds per event in Chromium.
+ */
+export const byteLength = (s: string) => s.length + 2 * (s.match(/[^\0-\x7f]/g) || []).length;
+
+/**
+ * Take the oldest of `keys` that fit one request: at most `count` events and `bytes` of body.
+ * Returns them and how many keys were consumed (keys whose event is gone, sent by another tab,
+ * are skipped). The first event always goes, so that no event can block the queue (the queue
+ * never stores an event too big for a request on its own).
+ */
+export function fill(keys: string[], read: (key: string) => string | null | undefined, count: number, bytes: number): [batch: string[], n: number] {
+  const batch: string[] = [];
+  let size = ENVELOPE_BYTES;
+  let n = 0;
+  for (; n < keys.length && batch.length < count; n++) {
+    const key = keys[n]!;
+    const raw = read(key);
+    if (raw == null) continue;
+    // +1 for the comma between events.
+    size += byteLength(raw) + 1;
+    if (batch.length && size > bytes) break;
+    batch.push(key);
+  }
+  return [batch, n];
+}
+
+/** The request body; `sent_at` is set anew for every send, retries included, so ingest can correct clock skew. */
+export function encode(raws: (string | null | undefined)[]): string {
+  return '{"sent_at":"' + new Date().toISOString() + '","events":[' + raws.join() + "]}";
+}
+
+/**
+ * A string body makes the request `text/plain;charset=UTF-8` with no custom header, a CORS "simple
+ * request": no preflight round trip. `keepalive` lets the request finish if the page goes away.
+ * Resolves to `undefined` on a network error.
+ */
+export function post(w: Window, url: string, body: string): Promise<Response | undefined> {
+  return w.fetch(url, { method: "POST", body, keepalive: true }).catch(() => undefined);
+}
+
+export const RETRY_BASE_MS = 1000;
+export const RETRY_MAX_MS = 300_000;
+
+/**
+ * Wait before retry number `attempt` (1 for the first retry): the server's `Retry-After` seconds when
+ * it sent them (ingest sends seconds, never an HTTP date), else "full jitter" backoff, uniform in
+ * [0, min(max, base * 2^attempt)), which spreads out the many clients that failed at the same moment.
+ */
+export function retryDelay(attempt: number, retryAfter: string | null | undefined): number {
+  const s = retryAfter ? +retryAfter : -1;
+  if (s >= 0) return s * 1000;
+  return Math.random() * Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** attempt);
+}
