@@ -107,8 +107,14 @@ pub fn check_event(
     }
 
     // The envelope is valid, so these are strings.
-    let event_type = map["event_type"].as_str().unwrap_or_default();
-    let version = map["schema_version"].as_str().unwrap_or_default();
+    let event_type = map
+        .get("event_type")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let version = map
+        .get("schema_version")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let schema = match registry.get(event_type, version) {
         Lookup::Found(schema) => schema,
         Lookup::UnknownType => {
@@ -197,9 +203,11 @@ pub fn check_event(
         return Err(rejection(RejectReason::StringTooLong, long));
     }
 
-    schema
-        .root
-        .validate(&map["properties"], &mut path, &mut errors);
+    schema.root.validate(
+        map.get("properties").unwrap_or(&Value::Null),
+        &mut path,
+        &mut errors,
+    );
     if errors.is_empty() {
         Ok(())
     } else {
@@ -315,12 +323,15 @@ pub fn apply_ip_policy(ip: Option<&str>, policy: IpPolicy) -> Option<String> {
 
 /// Appends the stored record of a valid event as one JSON line (no trailing newline).
 pub fn write_record(out: &mut Vec<u8>, event: &Map<String, Value>, ctx: &RequestContext<'_>) {
-    let client_ts_raw = event["timestamp"].as_str().unwrap_or_default();
+    let client_ts_raw = event
+        .get("timestamp")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let client_ts = parse_rfc3339(client_ts_raw).unwrap_or(ctx.received_at);
     let mut stamp = String::with_capacity(24);
     out.push(b'{');
     for key in ["event_id", "event_type", "schema_version"] {
-        field(out, key, &event[key]);
+        field(out, key, event.get(key).unwrap_or(&Value::Null));
     }
     write_rfc3339(&mut stamp, corrected_timestamp(client_ts, ctx));
     str_field(out, "timestamp", &stamp);

@@ -296,21 +296,22 @@ impl<S: RecordSink, C: Clock> Ingest<S, C> {
         for (index, raw) in batch.events.iter().enumerate() {
             let text = raw.get();
             let verdict = serde_json::from_str::<Value>(text)
-                .map_err(|e| crate::event::Rejection {
-                    reason: RejectReason::NotAnObject,
-                    errors: vec![FieldError::new("", format!("is not valid JSON: {e}"))],
-                })
+                .map_err(|e| not_an_object(format!("is not valid JSON: {e}")))
                 .and_then(|value| {
-                    check_event(&value, text.len(), &self.registry, limits).map(|()| value)
+                    check_event(&value, text.len(), &self.registry, limits)?;
+                    match value {
+                        Value::Object(event) => Ok(event),
+                        // check_event accepts only objects; this arm keeps the hot path panic-free.
+                        _ => Err(not_an_object("an event must be an object".into())),
+                    }
                 });
             line.clear();
             match verdict {
-                Ok(Value::Object(event)) => {
+                Ok(event) => {
                     write_record(&mut line, &event, &ctx);
                     events.push_line(&line);
                     out.accepted += 1;
                 }
-                Ok(_) => unreachable!("check_event accepts only objects"),
                 Err(rejection) => {
                     let parsed: Option<Value> = serde_json::from_str(text).ok();
                     let field = |k: &str| {
@@ -421,6 +422,13 @@ fn json_response(
         status,
         headers,
         body,
+    }
+}
+
+fn not_an_object(message: String) -> crate::event::Rejection {
+    crate::event::Rejection {
+        reason: RejectReason::NotAnObject,
+        errors: vec![FieldError::new("", message)],
     }
 }
 

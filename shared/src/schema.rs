@@ -511,8 +511,9 @@ impl Registry {
         let Some(versions) = self.by_type.get(event_type) else {
             return Lookup::UnknownType;
         };
-        match self.by_wire.get(event_type).and_then(|v| v.get(version)) {
-            Some(v) => Lookup::Found(&versions[v]),
+        let found = self.by_wire.get(event_type).and_then(|v| v.get(version));
+        match found.and_then(|v| versions.get(v)) {
+            Some(schema) => Lookup::Found(schema),
             None => Lookup::UnknownVersion(versions.keys().copied().collect()),
         }
     }
@@ -536,7 +537,7 @@ impl Registry {
     pub fn latest(&self) -> Vec<&EventSchema> {
         self.event_types()
             .into_iter()
-            .filter_map(|t| self.by_type[t].values().next_back())
+            .filter_map(|t| self.by_type.get(t)?.values().next_back())
             .collect()
     }
 }
