@@ -19,15 +19,14 @@ export DRIFTLESS_ENDPOINT ?= http://127.0.0.1:9000/lambda-url/ingest/v1/batch
 export DRIFTLESS_MOTO_URL ?= $(AWS_ENDPOINT_URL)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help demo test test-rust test-python test-sdk test-schema lint bench build deploy dev stack-up stack-down deps clean
+.PHONY: help demo test test-rust test-python test-sdk test-schema lint bench build dev stack-up stack-down deps clean
 
 help:
 	@echo "make demo    run the whole pipeline locally and show what landed"
 	@echo "make test    run every test suite (starts and stops the local stack)"
 	@echo "make bench   benchmarks, with ratios against a peer measured in the same run"
 	@echo "make dev     local stack with cargo lambda watch, for the SDK's example page"
-	@echo "make build   arm64 release bootstraps with cargo lambda"
-	@echo "make deploy  sam deploy (guided the first time)"
+	@echo "make build   arm64 release bootstrap of the ingest function with cargo lambda"
 
 $(VENV)/.installed: requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -52,7 +51,7 @@ stack-up: $(VENV)/.installed
 stack-down:
 	scripts/stack.sh down
 
-demo: deps stack-up
+demo: stack-up
 	$(PY) scripts/demo.py
 
 dev: deps
@@ -108,9 +107,6 @@ bench: $(VENV)/.installed
 
 build: $(VENV)/.installed
 	cargo lambda build --release --arm64 --bin ingest
-
-deploy: build
-	@if [ -f samconfig.toml ] && grep -q '^\[default.deploy' samconfig.toml; then sam deploy; else sam deploy --guided; fi
 
 clean: stack-down
 	cargo clean
