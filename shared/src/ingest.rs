@@ -127,10 +127,6 @@ impl<S: RecordSink, C: Clock> Ingest<S, C> {
         self
     }
 
-    pub fn config(&self) -> &IngestConfig {
-        &self.config
-    }
-
     /// Answers one HTTP request. Never panics on input and never answers 5xx for bad input: the
     /// only 5xx is a 503 when the delivery stream could not take the events before `deadline`.
     pub async fn handle(&self, req: &HttpRequest<'_>, deadline: Instant) -> HttpResponse {
@@ -295,25 +291,27 @@ impl<S: RecordSink, C: Clock> Ingest<S, C> {
         let mut line = Vec::with_capacity(1024);
         for (index, raw) in batch.events.iter().enumerate() {
             let text = raw.get();
-            let verdict = serde_json::from_str::<Value>(text)
-                .map_err(|e| not_an_object(format!("is not valid JSON: {e}")))
-                .and_then(|value| {
-                    check_event(&value, text.len(), &self.registry, limits)?;
-                    match value {
-                        Value::Object(event) => Ok(event),
-                        // check_event accepts only objects; this arm keeps the hot path panic-free.
-                        _ => Err(not_an_object("an event must be an object".into())),
-                    }
-                });
+            // Parsed once: a rejected event's id and type for the quarantine record come from
+            // the same value its verdict was made on.
+            let parsed = serde_json::from_str::<Value>(text);
+            let verdict = match &parsed {
+                Ok(value) => check_event(value, text.len(), &self.registry, limits),
+                Err(e) => Err(not_an_object(format!("is not valid JSON: {e}"))),
+            };
             line.clear();
-            match verdict {
-                Ok(event) => {
+            match (verdict, parsed) {
+                (Ok(()), Ok(Value::Object(event))) => {
                     write_record(&mut line, &event, &ctx);
                     events.push_line(&line);
                     out.accepted += 1;
                 }
-                Err(rejection) => {
-                    let parsed: Option<Value> = serde_json::from_str(text).ok();
+                (verdict, parsed) => {
+                    // check_event accepts only objects, so the fallback never applies; it keeps
+                    // the hot path free of panics.
+                    let rejection = verdict
+                        .err()
+                        .unwrap_or_else(|| not_an_object("an event must be an object".into()));
+                    let parsed = parsed.ok();
                     let field = |k: &str| {
                         parsed
                             .as_ref()

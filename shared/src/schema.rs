@@ -175,7 +175,7 @@ impl Format {
 }
 
 /// `8-4-4-4-12` hexadecimal digits, any version.
-pub fn is_uuid(s: &str) -> bool {
+fn is_uuid(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 36
         && b.iter().enumerate().all(|(i, c)| match i {

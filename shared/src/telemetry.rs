@@ -23,9 +23,6 @@ pub mod names {
 pub enum Unit {
     Count,
     Milliseconds,
-    Bytes,
-    Percent,
-    None,
 }
 
 impl Unit {
@@ -33,9 +30,6 @@ impl Unit {
         match self {
             Unit::Count => "Count",
             Unit::Milliseconds => "Milliseconds",
-            Unit::Bytes => "Bytes",
-            Unit::Percent => "Percent",
-            Unit::None => "None",
         }
     }
 }

@@ -95,11 +95,6 @@ pub fn write_rfc3339(out: &mut String, ms: EpochMillis) {
     );
 }
 
-/// The UTC calendar date of `ms`, as `(year, month, day)`.
-pub fn utc_date(ms: EpochMillis) -> (i64, i64, i64) {
-    civil_from_days(ms.div_euclid(86_400_000))
-}
-
 fn digits(b: &[u8]) -> Option<i64> {
     b.iter().try_fold(0i64, |acc, c| {
         c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
@@ -195,12 +190,5 @@ mod tests {
         ] {
             assert_eq!(format_rfc3339(parse_rfc3339(s).unwrap()), s);
         }
-    }
-
-    #[test]
-    fn utc_date_splits_at_midnight() {
-        let ms = parse_rfc3339("2026-11-28T00:00:00.000Z").unwrap();
-        assert_eq!(utc_date(ms), (2026, 11, 28));
-        assert_eq!(utc_date(ms - 1), (2026, 11, 27));
     }
 }

@@ -60,20 +60,8 @@ async fn mixed_batch_keeps_valid_events_and_quarantines_the_rest_with_reasons() 
     let (status, body, _) = call(&svc, request(batch(events), &[])).await;
     assert_eq!(status, 200);
     assert_eq!(body["accepted"], 2);
-    let rejected: Vec<(u64, &str, &str)> = body["rejected"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["index"].as_u64().unwrap(),
-                r["reason"].as_str().unwrap(),
-                r["errors"][0]["path"].as_str().unwrap(),
-            )
-        })
-        .collect();
     assert_eq!(
-        rejected,
+        verdicts(body["rejected"].as_array().unwrap()),
         [
             (1, "properties", "/properties/price"),
             (2, "unknown_event_type", "/event_type"),

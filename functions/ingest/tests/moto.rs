@@ -175,18 +175,8 @@ async fn a_mixed_batch_lands_valid_events_in_events_and_invalid_ones_in_quaranti
         v["raw"]["anonymous_id"] == anon.as_str()
     })
     .await;
-    let got: Vec<(u64, &str, &str)> = quarantined
-        .iter()
-        .map(|q| {
-            (
-                q["index"].as_u64().unwrap(),
-                q["reason"].as_str().unwrap(),
-                q["errors"][0]["path"].as_str().unwrap(),
-            )
-        })
-        .collect();
     assert_eq!(
-        got,
+        verdicts(&quarantined),
         [
             (1, "properties", "/properties/currency"),
             (2, "unknown_schema_version", "/schema_version")

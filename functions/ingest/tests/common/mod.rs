@@ -84,6 +84,21 @@ pub fn event(n: u64, anonymous_id: &str) -> Value {
     })
 }
 
+/// `(index, reason, first error path)` of each rejection: response entries and quarantine records
+/// carry the same three fields.
+pub fn verdicts(rejections: &[Value]) -> Vec<(u64, &str, &str)> {
+    rejections
+        .iter()
+        .map(|r| {
+            (
+                r["index"].as_u64().expect("index"),
+                r["reason"].as_str().expect("reason"),
+                r["errors"][0]["path"].as_str().expect("error path"),
+            )
+        })
+        .collect()
+}
+
 pub fn batch(events: Vec<Value>) -> String {
     json!({"sent_at": SENT_AT, "events": events}).to_string()
 }
