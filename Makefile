@@ -19,14 +19,15 @@ export DRIFTLESS_ENDPOINT ?= http://127.0.0.1:9000/lambda-url/ingest/v1/batch
 export DRIFTLESS_MOTO_URL ?= $(AWS_ENDPOINT_URL)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help demo test test-rust test-python test-sdk test-schema lint bench build dev stack-up stack-down deps clean
+.PHONY: help demo test test-rust test-python test-sdk test-schema lint bench build deploy dev stack-up stack-down deps clean
 
 help:
 	@echo "make demo    run the whole pipeline locally and show what landed"
 	@echo "make test    run every test suite (starts and stops the local stack)"
 	@echo "make bench   benchmarks, with ratios against a peer measured in the same run"
 	@echo "make dev     local stack with cargo lambda watch, for the SDK's example page"
-	@echo "make build   arm64 release bootstrap of the ingest function with cargo lambda"
+	@echo "make build   arm64 release bootstraps of both functions (ingest, compact) with cargo lambda"
+	@echo "make deploy  sam build + sam deploy to your AWS account (--guided the first time; docs/deploy.md)"
 
 $(VENV)/.installed: requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -105,8 +106,38 @@ bench: $(VENV)/.installed
 	@echo "== browser SDK: track() main-thread time and bundle sizes against other SDKs"
 	cd sdk && npm run bench
 
+# target/lambda/{ingest,compact}/bootstrap. `make deploy` does not need it: `sam build` runs the same
+# cargo lambda build for each function of template.yaml.
 build: $(VENV)/.installed
-	cargo lambda build --release --arm64 --bin ingest
+	cargo lambda build --release --arm64 --bin ingest --bin compact
+
+# ---------------------------------------------------------------- AWS (docs/deploy.md)
+# SAM CLI goes into the same venv, on demand, from its own requirements file: `make test` never
+# installs it. `sam build` finds cargo-lambda in .venv/bin (PATH above).
+$(VENV)/.deploy-installed: requirements-deploy.txt $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet -r requirements-deploy.txt
+	touch $@
+
+# The samconfig.toml environment to deploy (`make deploy DEPLOY_ENV=prod` for a second stack).
+DEPLOY_ENV ?= default
+# The local stack's stand-ins exported above (moto endpoint, test credentials, us-east-1) must never
+# reach AWS: deploy drops the ones this Makefile set and keeps those from the caller's environment,
+# so the caller's AWS profile/environment decides the account and the region.
+FOR_AWS := env $(foreach v,AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION,$(if $(filter file,$(origin $(v))),-u $(v))) SAM_CLI_TELEMETRY=$${SAM_CLI_TELEMETRY:-0}
+# `sam deploy --guided` saves its answers (region included) under [<env>.deploy.parameters]; the
+# committed samconfig.toml has no region, so the first deploy of an environment is guided and every
+# later one reuses the saved answers. GUIDED=1 asks again (e.g. to change parameters).
+SAVED_DEPLOY := $(PY) -c 'import sys, tomllib; c = tomllib.load(open("samconfig.toml", "rb")); sys.exit("region" not in c.get(sys.argv[1], {}).get("deploy", {}).get("parameters", {}))'
+
+deploy: $(VENV)/.installed $(VENV)/.deploy-installed
+	$(FOR_AWS) sam validate --lint
+	$(FOR_AWS) sam build
+	if [ -z "$(GUIDED)" ] && $(SAVED_DEPLOY) '$(DEPLOY_ENV)'; then \
+	  $(FOR_AWS) sam deploy --config-env '$(DEPLOY_ENV)'; \
+	else \
+	  echo "First deploy of '$(DEPLOY_ENV)' (or GUIDED=1): sam asks for the stack's parameters and saves the answers in samconfig.toml."; \
+	  $(FOR_AWS) sam deploy --guided --config-env '$(DEPLOY_ENV)'; \
+	fi
 
 clean: stack-down
 	cargo clean

@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod codegen;
+pub mod compact;
 pub mod error;
 pub mod lint;
 pub mod validate;

@@ -5,7 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use driftless_cli::{check, codegen, lint, validate, CliError, EXIT_FINDINGS, EXIT_USAGE};
+use driftless::compact::s3::S3Store;
+use driftless::compact::store::LocalStore;
+use driftless::compact::CompactConfig;
+use driftless_cli::{check, codegen, compact, lint, validate, CliError, EXIT_FINDINGS, EXIT_USAGE};
 
 #[derive(Parser)]
 #[command(name = "driftless", version, about = "Driftless schema toolchain")]
@@ -40,6 +43,41 @@ enum Command {
     },
     /// Validate NDJSON events (or quarantine records) with the ingest function's own checks.
     Validate { file: PathBuf },
+    /// Compact a range of days (re-run or backfill), as the compaction function does.
+    Compact {
+        #[command(flatten)]
+        lake: Lake,
+        /// One day, YYYY-MM-DD (or use --from and --to).
+        #[arg(long, conflicts_with_all = ["from", "to"])]
+        date: Option<String>,
+        #[arg(long, requires = "to")]
+        from: Option<String>,
+        #[arg(long, requires = "from")]
+        to: Option<String>,
+        /// Compact days that are not closed yet (today): later objects are merged by the next run.
+        #[arg(long)]
+        include_open_day: bool,
+        /// Working-set bound; larger days spill to --scratch-dir (default DRIFTLESS_MEMORY_BUDGET_MB or 1536).
+        #[arg(long)]
+        memory_budget_mb: Option<usize>,
+        /// Parquet part size (default DRIFTLESS_TARGET_FILE_MB or 256).
+        #[arg(long)]
+        target_file_mb: Option<u64>,
+        /// Local disk for downloads, spills and parts before upload.
+        #[arg(long)]
+        scratch_dir: Option<PathBuf>,
+    },
+}
+
+/// Where the lake is: an S3 bucket (AWS_ENDPOINT_URL is honoured) or a local directory laid out
+/// like the bucket.
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+struct Lake {
+    #[arg(long)]
+    bucket: Option<String>,
+    #[arg(long)]
+    dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -67,6 +105,13 @@ fn main() -> ExitCode {
             })
         }
     }
+}
+
+fn runtime() -> driftless_cli::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::io("tokio runtime", e))
 }
 
 fn run(cli: Cli) -> driftless_cli::Result<i32> {
@@ -121,6 +166,62 @@ fn run(cli: Cli) -> driftless_cli::Result<i32> {
                 Format::Json => println!("{}", lint::to_json(&report.findings)),
             }
             Ok(if report.findings.is_empty() {
+                0
+            } else {
+                EXIT_FINDINGS
+            })
+        }
+        Command::Compact {
+            lake,
+            date,
+            from,
+            to,
+            include_open_day,
+            memory_budget_mb,
+            target_file_mb,
+            scratch_dir,
+        } => {
+            let days = match (date, from, to) {
+                (Some(d), _, _) => compact::day_range(&d, &d)?,
+                (None, Some(f), Some(t)) => compact::day_range(&f, &t)?,
+                _ => return Err(CliError::Usage("give --date or --from and --to".into())),
+            };
+            let mut cfg = CompactConfig::from_env()?;
+            if let Some(mb) = memory_budget_mb {
+                cfg.memory_budget = mb * 1024 * 1024;
+            }
+            if let Some(mb) = target_file_mb {
+                cfg.target_file_bytes = mb * 1024 * 1024;
+            }
+            if let Some(dir) = scratch_dir {
+                cfg.scratch_dir = dir;
+            }
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            driftless::compact::cap_allocator_arenas();
+            let report = runtime()?.block_on(async {
+                match (lake.bucket, lake.dir) {
+                    (Some(bucket), _) => {
+                        let aws = aws_config::load_from_env().await;
+                        let store = S3Store::new(aws_sdk_s3::Client::new(&aws), bucket);
+                        compact::compact_range(&store, &cfg, &days, include_open_day, now).await
+                    }
+                    (None, Some(dir)) => {
+                        let store = LocalStore::new(dir);
+                        compact::compact_range(&store, &cfg, &days, include_open_day, now).await
+                    }
+                    (None, None) => unreachable!("clap requires --bucket or --dir"),
+                }
+            });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
+            for (day, error) in &report.failures {
+                eprintln!("driftless compact: {day}: {error}");
+            }
+            Ok(if report.failures.is_empty() {
                 0
             } else {
                 EXIT_FINDINGS

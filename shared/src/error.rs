@@ -46,6 +46,24 @@ pub enum Error {
         pointer: String,
         message: String,
     },
+
+    // Compaction: the object store, local files, and requests of the compaction function.
+    #[error("{operation} {key}: {message}")]
+    Storage {
+        operation: &'static str,
+        key: String,
+        message: String,
+    },
+    #[error("{key} no longer exists")]
+    ObjectMissing { key: String },
+    #[error("{key} changed since it was read (another run committed first)")]
+    PreconditionFailed { key: String },
+    #[error("{path}: {message}")]
+    Parquet { path: String, message: String },
+    #[error("part {key} did not verify: {message}")]
+    VerifyFailed { key: String, message: String },
+    #[error("invalid compaction request: {0}")]
+    InvalidRequest(String),
 }
 
 impl Error {
@@ -61,6 +79,12 @@ impl Error {
             | Error::TooManyEvents { .. } => 413,
             Error::UnsupportedMediaType(_) | Error::UnsupportedEncoding(_) => 415,
             Error::DeliveryFailed { .. } | Error::Config { .. } | Error::Schema { .. } => 503,
+            Error::InvalidRequest(_) => 400,
+            Error::Storage { .. }
+            | Error::ObjectMissing { .. }
+            | Error::PreconditionFailed { .. }
+            | Error::Parquet { .. }
+            | Error::VerifyFailed { .. } => 500,
         }
     }
 
@@ -80,6 +104,12 @@ impl Error {
             Error::DeliveryFailed { .. } => "delivery_failed",
             Error::Config { .. } => "misconfigured",
             Error::Schema { .. } => "schema_invalid",
+            Error::Storage { .. } => "storage",
+            Error::ObjectMissing { .. } => "object_missing",
+            Error::PreconditionFailed { .. } => "precondition_failed",
+            Error::Parquet { .. } => "parquet",
+            Error::VerifyFailed { .. } => "verify_failed",
+            Error::InvalidRequest(_) => "invalid_request",
         }
     }
 

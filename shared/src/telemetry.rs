@@ -17,12 +17,29 @@ pub mod names {
     pub const FIREHOSE_FAILURES: &str = "FirehoseFailures";
     pub const HANDLER_LATENCY_MS: &str = "HandlerLatencyMs";
     pub const REQUESTS_REJECTED: &str = "RequestsRejected";
+    // Compaction, per day of the events table unless noted.
+    pub const EVENTS_IN: &str = "EventsIn";
+    pub const DUPLICATES_DROPPED: &str = "DuplicatesDropped";
+    pub const ROWS_OUT: &str = "RowsOut";
+    pub const BYTES_IN: &str = "BytesIn";
+    pub const BYTES_OUT: &str = "BytesOut";
+    pub const DURATION_MS: &str = "DurationMs";
+    pub const COMPLETENESS: &str = "Completeness";
+    pub const CORRUPT_OBJECTS: &str = "CorruptObjects";
+    pub const REJECTED_LINES: &str = "RejectedLines";
+    /// Rows written to the quarantine lake.
+    pub const QUARANTINE_ROWS_OUT: &str = "QuarantineRowsOut";
+    /// Per scheduled run.
+    pub const LAG_DAYS: &str = "LagDays";
+    pub const COMPACTION_FAILURES: &str = "CompactionFailures";
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit {
     Count,
     Milliseconds,
+    Bytes,
+    Percent,
 }
 
 impl Unit {
@@ -30,6 +47,8 @@ impl Unit {
         match self {
             Unit::Count => "Count",
             Unit::Milliseconds => "Milliseconds",
+            Unit::Bytes => "Bytes",
+            Unit::Percent => "Percent",
         }
     }
 }

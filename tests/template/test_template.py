@@ -319,6 +319,18 @@ def test_bucket_blocks_public_access_and_is_encrypted(tpl):
     assert tpl["Resources"][name]["DeletionPolicy"] == "Retain"
 
 
+def test_the_lake_outlives_the_stack(tpl):
+    """Deleting the stack, or an update that replaces the bucket, keeps the bucket and its lake
+    (docs/deploy.md, tearing down); the other resources that hold data are operational only."""
+    (name,) = resources(tpl, "AWS::S3::Bucket")
+    bucket = tpl["Resources"][name]
+    assert bucket["DeletionPolicy"] == "Retain"
+    assert bucket["UpdateReplacePolicy"] == "Retain"
+    for rname, res in tpl["Resources"].items():
+        if res["Type"] in ("AWS::Logs::LogGroup", "AWS::SQS::Queue"):
+            assert res.get("DeletionPolicy") == "Delete", f"{rname}: say what stack deletion does to it"
+
+
 def test_bucket_lifecycle(tpl):
     rules = {r["Id"]: r for r in tpl["Resources"]["Bucket"]["Properties"]["LifecycleConfiguration"]["Rules"]}
     assert all(r["Status"] == "Enabled" for r in rules.values())
@@ -385,12 +397,15 @@ KNOWN = {
     },
     "compact": {
         "DRIFTLESS_BUCKET", "DRIFTLESS_CLOSE_AFTER_SECS", "DRIFTLESS_MEMORY_BUDGET_MB",
-        "DRIFTLESS_TARGET_FILE_MB",
+        "DRIFTLESS_TARGET_FILE_MB", "DRIFTLESS_READ_CONCURRENCY",
     },
 }
 
 # Names the code reads that are deliberately not set in AWS (local-only switches), each with why.
-NOT_DEPLOYED: dict[str, str] = {}
+NOT_DEPLOYED: dict[str, str] = {
+    # Defaults to the temp dir, which is Lambda's /tmp (sized by CompactEphemeralStorageMb).
+    "DRIFTLESS_SCRATCH_DIR": "local runs and benchmarks only",
+}
 
 
 def _names_in(paths) -> set[str]:

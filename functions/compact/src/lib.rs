@@ -1,0 +1,107 @@
+//! The Lambda adapter around [`driftless::compact`]: which event asked for what, and the answer.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use driftless::compact::store::ObjectStore;
+use driftless::compact::{compact_closed_days, compact_day, CompactConfig, Day, TABLES};
+use driftless::Error;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// Time allowed when the deadline makes no sense (`cargo lambda watch` sends its timeout where
+/// Lambda sends an epoch time): Lambda's largest timeout.
+pub const FALLBACK_BUDGET: Duration = Duration::from_secs(900);
+
+/// `{"date": "YYYY-MM-DD", "include_open_day": true}`: one day, on demand (backfill, demo).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OnDemand {
+    date: String,
+    #[serde(default)]
+    include_open_day: bool,
+}
+
+/// The input EventBridge Scheduler passes (template.yaml sets it).
+#[derive(Debug, Deserialize)]
+struct SchedulerInput {
+    source: String,
+    #[serde(default)]
+    scheduled_time: Option<String>,
+}
+
+/// What an invocation asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Request {
+    /// Every closed day with raw objects.
+    ClosedDays,
+    /// One day.
+    Day { day: Day, include_open_day: bool },
+}
+
+/// Reads the invocation payload: an on-demand request, an EventBridge Scheduler input or an
+/// EventBridge rule's scheduled event. Anything else is an error that says what is accepted.
+pub fn parse_request(payload: &Value) -> Result<Request, Error> {
+    if payload.get("date").is_some() {
+        let r: OnDemand = serde_json::from_value(payload.clone()).map_err(|e| {
+            Error::InvalidRequest(format!(
+                "{e}: send {{\"date\": \"YYYY-MM-DD\", \"include_open_day\": false}}"
+            ))
+        })?;
+        return Ok(Request::Day {
+            day: Day::parse(&r.date)?,
+            include_open_day: r.include_open_day,
+        });
+    }
+    if let Ok(rule) = serde_json::from_value::<EventBridgeEvent>(payload.clone()) {
+        if rule.detail_type == "Scheduled Event" {
+            return Ok(Request::ClosedDays);
+        }
+    }
+    if let Ok(s) = serde_json::from_value::<SchedulerInput>(payload.clone()) {
+        if s.source == "driftless.scheduler" || s.scheduled_time.is_some() {
+            return Ok(Request::ClosedDays);
+        }
+    }
+    Err(Error::InvalidRequest(
+        "expected a schedule event (EventBridge rule or Scheduler) or {\"date\": \"YYYY-MM-DD\"}"
+            .into(),
+    ))
+}
+
+fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Runs one invocation. A failed day of a scheduled run is in the answer (and the
+/// CompactionFailures metric), not an error: the other days were compacted. A failed on-demand
+/// day is an error, so Lambda retries it and finally sends it to the DLQ.
+pub async fn handle<S: ObjectStore>(
+    store: &S,
+    cfg: &CompactConfig,
+    payload: Value,
+    remaining: Duration,
+) -> Result<Value, Error> {
+    let deadline = Instant::now() + remaining;
+    let now = now_millis();
+    match parse_request(&payload)? {
+        Request::ClosedDays => {
+            let report = compact_closed_days(store, cfg, now, deadline).await?;
+            Ok(json!(report))
+        }
+        Request::Day {
+            day,
+            include_open_day,
+        } => {
+            let mut days = Vec::new();
+            for table in TABLES {
+                let r = compact_day(store, table, day, cfg, now, include_open_day).await?;
+                r.emit_metrics(now);
+                days.push(r);
+            }
+            Ok(json!({ "days": days }))
+        }
+    }
+}

@@ -1,0 +1,39 @@
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use driftless::compact::s3::S3Store;
+use driftless::compact::CompactConfig;
+use lambda_runtime::{run, service_fn, Diagnostic, Error, LambdaEvent};
+use serde_json::Value;
+
+fn main() -> Result<(), Error> {
+    driftless::compact::cap_allocator_arenas();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(serve())
+}
+
+async fn serve() -> Result<(), Error> {
+    driftless::telemetry::init_logging();
+    // Built once per cold start: the configuration and the S3 client.
+    let cfg = CompactConfig::from_env()?;
+    let bucket = std::env::var("DRIFTLESS_BUCKET")
+        .map_err(|_| "DRIFTLESS_BUCKET: must name the bucket of the lake")?;
+    let aws = aws_config::load_from_env().await;
+    let store = S3Store::new(aws_sdk_s3::Client::new(&aws), bucket);
+    let (store, cfg) = (&store, &cfg);
+    run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let deadline = UNIX_EPOCH + Duration::from_millis(event.context.deadline);
+        let remaining = deadline
+            .duration_since(SystemTime::now())
+            .unwrap_or(compact::FALLBACK_BUDGET);
+        // The error's code becomes the errorType the DLQ message and the logs carry.
+        compact::handle(store, cfg, event.payload, remaining)
+            .await
+            .map_err(|e| Diagnostic {
+                error_type: e.code().to_string(),
+                error_message: e.to_string(),
+            })
+    }))
+    .await
+}

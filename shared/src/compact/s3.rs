@@ -1,0 +1,266 @@
+//! [`ObjectStore`] on Amazon S3 (and moto's server in tests, through `AWS_ENDPOINT_URL`).
+
+use std::path::{Path, PathBuf};
+
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+use tokio::io::AsyncWriteExt;
+
+use super::store::{ObjectMeta, ObjectStore, Precondition};
+use crate::{Error, Result};
+
+/// One bucket through a shared S3 client (built once per cold start).
+#[derive(Debug, Clone)]
+pub struct S3Store {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    page_size: i32,
+}
+
+fn status<E>(e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> Option<u16> {
+    e.raw_response().map(|r| r.status().as_u16())
+}
+
+fn storage<E: std::error::Error + 'static>(
+    operation: &'static str,
+    key: &str,
+    e: SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> Error {
+    Error::Storage {
+        operation,
+        key: key.to_string(),
+        message: DisplayErrorContext(e).to_string(),
+    }
+}
+
+impl S3Store {
+    pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> S3Store {
+        S3Store {
+            client,
+            bucket: bucket.into(),
+            page_size: 1000,
+        }
+    }
+
+    /// Lists with smaller pages, so tests cover pagination with a few objects.
+    pub fn with_page_size(mut self, page_size: i32) -> S3Store {
+        self.page_size = page_size;
+        self
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+}
+
+impl ObjectStore for S3Store {
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
+        let mut out = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .max_keys(self.page_size)
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(|e| storage("list", prefix, e))?;
+            for o in page.contents() {
+                if let Some(key) = o.key() {
+                    out.push(ObjectMeta {
+                        key: key.to_string(),
+                        size: o.size().unwrap_or_default().max(0) as u64,
+                    });
+                }
+            }
+            token = page.next_continuation_token().map(str::to_string);
+            if token.is_none() || page.is_truncated() != Some(true) {
+                return Ok(out);
+            }
+        }
+    }
+
+    async fn list_dirs(&self, prefix: &str) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .delimiter("/")
+                .max_keys(self.page_size)
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(|e| storage("list", prefix, e))?;
+            out.extend(
+                page.common_prefixes()
+                    .iter()
+                    .filter_map(|p| p.prefix().map(str::to_string)),
+            );
+            token = page.next_continuation_token().map(str::to_string);
+            if token.is_none() || page.is_truncated() != Some(true) {
+                return Ok(out);
+            }
+        }
+    }
+
+    async fn get_small(&self, key: &str) -> Result<Option<(Vec<u8>, String)>> {
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if status(&e) == Some(404) || e.code() == Some("NoSuchKey") => return Ok(None),
+            Err(e) => return Err(storage("get", key, e)),
+        };
+        let etag = out.e_tag().unwrap_or_default().to_string();
+        let body = out.body.collect().await.map_err(|e| Error::Storage {
+            operation: "get",
+            key: key.to_string(),
+            message: e.to_string(),
+        })?;
+        Ok(Some((body.to_vec(), etag)))
+    }
+
+    async fn fetch(&self, key: &str, scratch: &Path) -> Result<PathBuf> {
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if status(&e) == Some(404) || e.code() == Some("NoSuchKey") => {
+                return Err(Error::ObjectMissing {
+                    key: key.to_string(),
+                })
+            }
+            Err(e) => return Err(storage("get", key, e)),
+        };
+        let local = |e: std::io::Error| Error::Storage {
+            operation: "get",
+            key: key.to_string(),
+            message: format!("writing {}: {e}", scratch.display()),
+        };
+        // Streamed to disk: a Firehose object can be 128 MiB, and several are read at once.
+        let mut file = tokio::fs::File::create(scratch).await.map_err(local)?;
+        let mut body = out.body;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| Error::Storage {
+                operation: "get",
+                key: key.to_string(),
+                message: e.to_string(),
+            })?;
+            file.write_all(&chunk).await.map_err(local)?;
+        }
+        file.flush().await.map_err(local)?;
+        Ok(scratch.to_path_buf())
+    }
+
+    async fn upload(&self, key: &str, file: &Path) -> Result<()> {
+        let body = ByteStream::from_path(file)
+            .await
+            .map_err(|e| Error::Storage {
+                operation: "put",
+                key: key.to_string(),
+                message: e.to_string(),
+            })?;
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| storage("put", key, e))?;
+        Ok(())
+    }
+
+    async fn put_small(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        precondition: Option<Precondition>,
+    ) -> Result<()> {
+        let mut req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(ByteStream::from(body));
+        req = match precondition {
+            None => req,
+            Some(Precondition::Absent) => req.if_none_match("*"),
+            Some(Precondition::Matches(etag)) => req.if_match(etag),
+        };
+        match req.send().await {
+            Ok(_) => Ok(()),
+            // 412: the condition failed; 409: a concurrent conditional write to the key won.
+            // 404 for If-Match: the object it had to match is gone.
+            Err(e) if matches!(status(&e), Some(412 | 409 | 404)) => {
+                Err(Error::PreconditionFailed {
+                    key: key.to_string(),
+                })
+            }
+            Err(e) => Err(storage("put", key, e)),
+        }
+    }
+
+    async fn delete(&self, keys: &[String]) -> Result<()> {
+        // DeleteObjects takes at most 1,000 keys.
+        for chunk in keys.chunks(1000) {
+            let objects = chunk
+                .iter()
+                .map(|k| ObjectIdentifier::builder().key(k).build())
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| Error::Storage {
+                    operation: "delete",
+                    key: chunk[0].clone(),
+                    message: e.to_string(),
+                })?;
+            let delete = Delete::builder()
+                .set_objects(Some(objects))
+                .quiet(true)
+                .build()
+                .map_err(|e| Error::Storage {
+                    operation: "delete",
+                    key: chunk[0].clone(),
+                    message: e.to_string(),
+                })?;
+            let out = self
+                .client
+                .delete_objects()
+                .bucket(&self.bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|e| storage("delete", &chunk[0], e))?;
+            if let Some(err) = out.errors().first() {
+                return Err(Error::Storage {
+                    operation: "delete",
+                    key: err.key().unwrap_or_default().to_string(),
+                    message: format!(
+                        "{}: {}",
+                        err.code().unwrap_or("error"),
+                        err.message().unwrap_or_default()
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+}
