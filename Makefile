@@ -105,6 +105,9 @@ bench: $(VENV)/.installed
 	taskset -c 0 cargo run --quiet --release -p driftless-cli --example lint_bench
 	@echo "== browser SDK: track() main-thread time and bundle sizes against other SDKs"
 	cd sdk && npm run bench
+	@echo "== compaction: one arrival day (1 GiB of NDJSON, 5% duplicates) against DuckDB, same job"
+	cargo build --quiet --release -p driftless-cli
+	$(PY) scripts/bench_compact.py
 
 # target/lambda/{ingest,compact}/bootstrap. `make deploy` does not need it: `sam build` runs the same
 # cargo lambda build for each function of template.yaml.

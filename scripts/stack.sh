@@ -80,7 +80,7 @@ case ${1:-up} in
       # exec, so the recorded pid is the watcher's own; every descriptor goes to the log, so the
       # caller's pipes (make's, CI's) are not held open by the services.
       (cd "$root" && exec setsid "$venv/bin/cargo-lambda" lambda watch --invoke-address 127.0.0.1 \
-        --invoke-port "$lambda_port" --disable-cors $reload $release --bin ingest \
+        --invoke-port "$lambda_port" --disable-cors $reload $release \
         </dev/null >"$state/ingest.log" 2>&1) &
       echo $! >"$state/ingest.pid"
     fi

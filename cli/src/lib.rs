@@ -6,6 +6,7 @@ pub mod codegen;
 pub mod compact;
 pub mod error;
 pub mod lint;
+pub mod replay;
 pub mod validate;
 
 pub use error::{CliError, Result};

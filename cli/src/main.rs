@@ -8,7 +8,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use driftless::compact::s3::S3Store;
 use driftless::compact::store::LocalStore;
 use driftless::compact::CompactConfig;
-use driftless_cli::{check, codegen, compact, lint, validate, CliError, EXIT_FINDINGS, EXIT_USAGE};
+use driftless_cli::{
+    check, codegen, compact, lint, replay, validate, CliError, EXIT_FINDINGS, EXIT_USAGE,
+};
 
 #[derive(Parser)]
 #[command(name = "driftless", version, about = "Driftless schema toolchain")]
@@ -66,6 +68,25 @@ enum Command {
         /// Local disk for downloads, spills and parts before upload.
         #[arg(long)]
         scratch_dir: Option<PathBuf>,
+    },
+    /// Re-validate quarantined events of a date range with the current schemas (under --root)
+    /// and forward the ones that now pass to the events stream; the rest stay in quarantine.
+    Replay {
+        #[command(flatten)]
+        lake: Lake,
+        /// One day, YYYY-MM-DD (or use --from and --to).
+        #[arg(long, conflicts_with_all = ["from", "to"])]
+        date: Option<String>,
+        #[arg(long, requires = "to")]
+        from: Option<String>,
+        #[arg(long, requires = "from")]
+        to: Option<String>,
+        /// Delivery stream for the events (default DRIFTLESS_EVENTS_STREAM or driftless-events).
+        #[arg(long)]
+        stream: Option<String>,
+        /// Count what would be forwarded; send nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -226,6 +247,57 @@ fn run(cli: Cli) -> driftless_cli::Result<i32> {
             } else {
                 EXIT_FINDINGS
             })
+        }
+        Command::Replay {
+            lake,
+            date,
+            from,
+            to,
+            stream,
+            dry_run,
+        } => {
+            let days = match (date, from, to) {
+                (Some(d), _, _) => compact::day_range(&d, &d)?,
+                (None, Some(f), Some(t)) => compact::day_range(&f, &t)?,
+                _ => return Err(CliError::Usage("give --date or --from and --to".into())),
+            };
+            let registry = codegen::load(&schema_dir)?;
+            let config = driftless::config::IngestConfig::from_env()?;
+            let stream = stream.unwrap_or_else(|| config.events_stream.clone());
+            let scratch = CompactConfig::from_env()?.scratch_dir.join("replay");
+            let reports = runtime()?.block_on(async {
+                let aws = aws_config::load_from_env().await;
+                let firehose = aws_sdk_firehose::Client::new(&aws);
+                let replayer = replay::Replayer {
+                    registry: &registry,
+                    config: &config,
+                    sink: &firehose,
+                    stream: &stream,
+                    dry_run,
+                };
+                let mut reports = Vec::new();
+                for day in days {
+                    let r = match (&lake.bucket, &lake.dir) {
+                        (Some(bucket), _) => {
+                            let store = S3Store::new(aws_sdk_s3::Client::new(&aws), bucket);
+                            replayer.replay_day(&store, day, &scratch).await
+                        }
+                        (None, Some(dir)) => {
+                            replayer
+                                .replay_day(&LocalStore::new(dir), day, &scratch)
+                                .await
+                        }
+                        (None, None) => unreachable!("clap requires --bucket or --dir"),
+                    };
+                    reports.push(r?);
+                }
+                Ok::<_, CliError>(reports)
+            })?;
+            println!(
+                "{}",
+                serde_json::json!({ "stream": stream, "dry_run": dry_run, "days": reports })
+            );
+            Ok(0)
         }
         Command::Validate { file } => {
             let registry = codegen::load(&schema_dir)?;

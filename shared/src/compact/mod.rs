@@ -25,7 +25,7 @@ pub mod table;
 
 use std::collections::HashSet;
 use std::fmt;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -356,14 +356,8 @@ fn read_object(
             return out;
         }
     };
-    let mut raw = BufReader::with_capacity(1 << 17, file);
-    let gzip = matches!(raw.fill_buf(), Ok([0x1f, 0x8b, ..]));
-    let reader: Box<dyn Read> = if gzip {
-        Box::new(flate2::bufread::MultiGzDecoder::new(raw))
-    } else {
-        Box::new(raw)
-    };
-    let mut lines = BufReader::with_capacity(1 << 17, reader);
+
+    let (mut lines, gzip) = ndjson_reader(file);
     let mut line = Vec::with_capacity(4096);
     let mut batch = Batch::new(object);
     let mut n = 0u64;
@@ -428,6 +422,27 @@ fn read_object(
         out.error = Some(format!("spilling to local disk: {e}"));
     }
     out
+}
+
+/// Lines of a raw object, decompressed if it starts with gzip's magic bytes (Firehose writes gzip
+/// on AWS and plain objects under moto; the key's extension is not a contract). Also says which.
+fn ndjson_reader(file: std::fs::File) -> (Box<dyn BufRead + Send>, bool) {
+    let mut raw = BufReader::with_capacity(1 << 17, file);
+    let gzip = matches!(raw.fill_buf(), Ok([0x1f, 0x8b, ..]));
+    let lines: Box<dyn BufRead + Send> = if gzip {
+        Box::new(BufReader::with_capacity(
+            1 << 17,
+            flate2::bufread::MultiGzDecoder::new(raw),
+        ))
+    } else {
+        Box::new(raw)
+    };
+    (lines, gzip)
+}
+
+/// Opens a raw object as lines, gzip or plain.
+pub fn open_ndjson(path: &Path) -> std::io::Result<Box<dyn BufRead + Send>> {
+    Ok(ndjson_reader(std::fs::File::open(path)?).0)
 }
 
 /// Part names carry their generation: `part-g00002-<run>-0000.parquet`,

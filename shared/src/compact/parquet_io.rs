@@ -17,7 +17,7 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::{ColumnPath, Type};
 
 use super::spill::{fnv1a, RowSink};
-use super::table::{index_cells, Cell, ColumnType, RowRef, Table};
+use super::table::{index_cells, push_cell, Cell, ColumnType, RowRef, Table};
 use crate::{Error, Result};
 
 fn parquet_err(path: &Path, e: impl std::fmt::Display) -> Error {
@@ -353,6 +353,84 @@ pub fn scan_string_column(
     Ok(fp)
 }
 
+/// One column of a row group, read whole: values and, for an optional column, the definition
+/// level of each row.
+enum ColumnValues {
+    Bytes(Vec<ByteArray>),
+    Ints(Vec<i64>),
+}
+
+/// Calls `f` with every row of a local Parquet file written for `table`, in the row encoding.
+/// Holds one row group in memory at a time (the writer bounds row groups by the memory budget).
+pub fn read_rows(path: &Path, table: &Table, mut f: impl FnMut(RowRef<'_>)) -> Result<u64> {
+    let file = File::open(path).map_err(|e| parquet_err(path, e))?;
+    let reader = SerializedFileReader::new(file).map_err(|e| parquet_err(path, e))?;
+    let ncols = table.columns.len();
+    let mut total = 0u64;
+    let mut buf = Vec::new();
+    let mut offsets = Vec::with_capacity(ncols);
+    for g in 0..reader.num_row_groups() {
+        let rg = reader.get_row_group(g).map_err(|e| parquet_err(path, e))?;
+        let rows = rg.metadata().num_rows() as usize;
+        let mut columns = Vec::with_capacity(ncols);
+        for c in 0..ncols {
+            let mut def: Vec<i16> = Vec::with_capacity(rows);
+            let col = rg.get_column_reader(c).map_err(|e| parquet_err(path, e))?;
+            let values = match col {
+                ColumnReader::ByteArrayColumnReader(mut r) => {
+                    let mut v: Vec<ByteArray> = Vec::with_capacity(rows);
+                    r.read_records(rows, Some(&mut def), None, &mut v)
+                        .map_err(|e| parquet_err(path, e))?;
+                    ColumnValues::Bytes(v)
+                }
+                ColumnReader::Int64ColumnReader(mut r) => {
+                    let mut v: Vec<i64> = Vec::with_capacity(rows);
+                    r.read_records(rows, Some(&mut def), None, &mut v)
+                        .map_err(|e| parquet_err(path, e))?;
+                    ColumnValues::Ints(v)
+                }
+                ColumnReader::Int32ColumnReader(mut r) => {
+                    let mut v: Vec<i32> = Vec::with_capacity(rows);
+                    r.read_records(rows, Some(&mut def), None, &mut v)
+                        .map_err(|e| parquet_err(path, e))?;
+                    ColumnValues::Ints(v.into_iter().map(i64::from).collect())
+                }
+                _ => {
+                    return Err(parquet_err(
+                        path,
+                        format!("column {c} has a type {} does not write", table.name),
+                    ))
+                }
+            };
+            columns.push((values, def, 0usize));
+        }
+        for r in 0..rows {
+            buf.clear();
+            for (values, def, next) in columns.iter_mut() {
+                // No definition levels: a required column, a value in every row.
+                let present = def.is_empty() || def[r] > 0;
+                let cell = match (present, &*values) {
+                    (false, _) => Cell::Null,
+                    (true, ColumnValues::Bytes(v)) => Cell::Str(v[*next].data()),
+                    (true, ColumnValues::Ints(v)) => Cell::Int(v[*next]),
+                };
+                if present {
+                    *next += 1;
+                }
+                push_cell(&mut buf, cell);
+            }
+            offsets.clear();
+            index_cells(&buf, 0, ncols, &mut offsets);
+            f(RowRef {
+                buf: &buf,
+                offsets: &offsets,
+            });
+        }
+        total += rows as u64;
+    }
+    Ok(total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::table::EVENTS;
@@ -393,6 +471,21 @@ mod tests {
         }
         assert_eq!(total, expected);
         assert_eq!(ids, 1_000);
+        // Whole rows come back as they were encoded.
+        let mut seqs = Vec::new();
+        read_rows(&parts[0].path, &EVENTS, |row| {
+            assert_eq!(row.cell(9), Cell::Null);
+            assert_eq!(row.cell(2), Cell::Str(b"1-0-0"));
+            if let Cell::Int(seq) = row.cell(10) {
+                seqs.push(seq);
+            }
+        })
+        .unwrap();
+        assert_eq!(seqs.len() as u64, parts[0].fingerprint.rows);
+        assert!(
+            seqs.windows(2).all(|w| w[0] < w[1]),
+            "rows in written order"
+        );
         // session_id is null everywhere: read back as rows with no value.
         let fp = scan_string_column(&parts[0].path, 9, |_| panic!("no value")).unwrap();
         assert_eq!(fp.rows, parts[0].fingerprint.rows);

@@ -189,6 +189,19 @@ fn put_int(out: &mut Vec<u8>, v: Option<i64>) {
     }
 }
 
+/// Appends one cell in the row encoding.
+pub fn push_cell(out: &mut Vec<u8>, cell: Cell<'_>) {
+    match cell {
+        Cell::Null => out.push(NULL),
+        Cell::Int(v) => put_int(out, Some(v)),
+        Cell::Str(s) => {
+            out.push(STR);
+            out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            out.extend_from_slice(s);
+        }
+    }
+}
+
 /// One decoded cell. Ordering: null first, then integers, then strings (bytewise).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Cell<'a> {
