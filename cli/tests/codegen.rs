@@ -70,6 +70,7 @@ fn check_fails_after_a_schema_edit_and_passes_after_regenerating() {
             codegen::TYPESCRIPT,
             codegen::DUCKDB,
             codegen::ATHENA,
+            codegen::ATHENA_VIEWS,
             codegen::DOCS
         ]
     );

@@ -2,6 +2,7 @@
 //! event types, schema property order, no timestamps) so that `--check` can compare bytes.
 
 mod docs;
+mod glue;
 mod sql;
 mod typescript;
 
@@ -21,6 +22,8 @@ pub struct Output {
 pub const TYPESCRIPT: &str = "sdk/src/events.generated.ts";
 pub const DUCKDB: &str = "queries/duckdb/views.sql";
 pub const ATHENA: &str = "queries/athena/views.sql";
+/// The Athena views as Glue tables: the nested stack `AthenaViews` of template.yaml.
+pub const ATHENA_VIEWS: &str = "queries/athena/views.template.yaml";
 pub const DOCS: &str = "docs/events.md";
 
 /// Compiles `schema/` with the library's registry (the one the ingest function uses).
@@ -48,6 +51,10 @@ pub fn generate(registry: &Registry) -> Vec<Output> {
         Output {
             path: ATHENA,
             contents: sql::athena(&latest),
+        },
+        Output {
+            path: ATHENA_VIEWS,
+            contents: glue::generate(&latest),
         },
         Output {
             path: DOCS,

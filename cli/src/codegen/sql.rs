@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use driftless::compact::table::ColumnType;
 use driftless::schema::{EventSchema, JsonType, Node};
 
 use crate::check::ENVELOPE_COLUMNS;
@@ -147,7 +148,7 @@ fn athena_json_path(name: &str) -> String {
     }
 }
 
-fn comment(text: &str) -> String {
+pub(crate) fn comment(text: &str) -> String {
     text.replace('\n', " ")
 }
 
@@ -179,8 +180,10 @@ pub fn athena(latest: &[&EventSchema]) -> String {
 --
 -- Typed Athena views of the lake, one per event type: the envelope columns plus one column per
 -- property of the event type's latest schema version, taken from the JSON `properties` column.
--- Run each statement in the Glue database that holds the `events` table (partition projection
--- on `dt`); Athena runs one statement per query.
+-- The stack deploys them: queries/athena/views.template.yaml holds the same views as Glue tables
+-- (the nested stack AthenaViews of template.yaml). This file is their readable source; without
+-- the stack, run each statement in the Glue database that holds the `events` table (partition
+-- projection on `dt`); Athena runs one statement per query.
 --
 -- Types: integer -> BIGINT, number -> DOUBLE, boolean -> BOOLEAN, string and enum -> VARCHAR.
 -- Arrays and objects stay JSON strings (VARCHAR): query them with json_extract / json_parse.
@@ -221,38 +224,127 @@ fn write_views(out: &mut String, latest: &[&EventSchema], dialect: &Dialect) {
         view_header(out, schema);
         let _ = writeln!(
             out,
-            "CREATE OR REPLACE VIEW {} AS",
-            (dialect.ident)(&schema.event_type)
-        );
-        out.push_str("SELECT\n");
-        for col in ENVELOPE_COLUMNS {
-            let _ = writeln!(out, "  {},", (dialect.ident)(col));
-        }
-        let props = &schema.root.properties;
-        for (i, (name, node)) in props.iter().enumerate() {
-            let path = (dialect.json_path)(name);
-            let scalar = format!("{}(properties, {path})", dialect.scalar);
-            let expr = match column(node) {
-                Column::Varchar => scalar,
-                Column::Bigint => format!("TRY_CAST({scalar} AS BIGINT)"),
-                Column::Double => format!("TRY_CAST({scalar} AS DOUBLE)"),
-                Column::Boolean => format!("TRY_CAST({scalar} AS BOOLEAN)"),
-                Column::Json => (dialect.json_column)(&path),
-            };
-            let sep = if i + 1 == props.len() { "" } else { "," };
-            let _ = writeln!(out, "  {expr} AS {}{sep}", (dialect.ident)(name));
-        }
-        if props.is_empty() {
-            // The envelope list ends with a comma; keep the statement valid.
-            out.truncate(out.len() - 2);
-            out.push('\n');
-        }
-        let _ = writeln!(
-            out,
-            "FROM events\nWHERE event_type = {};",
-            sql_string(&schema.event_type)
+            "CREATE OR REPLACE VIEW {} AS\n{};",
+            (dialect.ident)(&schema.event_type),
+            select(schema, dialect)
         );
     }
+}
+
+/// The query of an event type's view, without a trailing semicolon.
+fn select(schema: &EventSchema, dialect: &Dialect) -> String {
+    let mut out = String::from("SELECT\n");
+    let mut items: Vec<String> = ENVELOPE_COLUMNS
+        .iter()
+        .map(|col| (dialect.ident)(col))
+        .collect();
+    for (name, node) in &schema.root.properties {
+        let path = (dialect.json_path)(name);
+        let scalar = format!("{}(properties, {path})", dialect.scalar);
+        let expr = match column(node) {
+            Column::Varchar => scalar,
+            Column::Bigint => format!("TRY_CAST({scalar} AS BIGINT)"),
+            Column::Double => format!("TRY_CAST({scalar} AS DOUBLE)"),
+            Column::Boolean => format!("TRY_CAST({scalar} AS BOOLEAN)"),
+            Column::Json => (dialect.json_column)(&path),
+        };
+        items.push(format!("{expr} AS {}", (dialect.ident)(name)));
+    }
+    out.push_str(&format!("  {}", items.join(",\n  ")));
+    let _ = write!(
+        out,
+        "\nFROM events\nWHERE event_type = {}",
+        sql_string(&schema.event_type)
+    );
+    out
+}
+
+/// The query of an event type's Athena view, as in `queries/athena/views.sql` without the
+/// `CREATE OR REPLACE VIEW ... AS` and the semicolon.
+pub(crate) fn athena_select(schema: &EventSchema) -> String {
+    select(schema, &ATHENA)
+}
+
+/// The type of a column of an Athena view, as each catalog spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ViewType {
+    Varchar,
+    Bigint,
+    Integer,
+    Double,
+    Boolean,
+    Timestamp,
+}
+
+impl ViewType {
+    /// The Trino type (`TypeId`) a Presto view definition stores for the column. Athena engine 3
+    /// is Trino, which reads a Hive `timestamp` column as `timestamp(3)` and stores that in the
+    /// views it creates (trinodb/trino#4681); a stored type the query's type cannot be coerced to
+    /// makes the view "stale".
+    pub(crate) fn trino(self) -> &'static str {
+        match self {
+            ViewType::Varchar => "varchar",
+            ViewType::Bigint => "bigint",
+            ViewType::Integer => "integer",
+            ViewType::Double => "double",
+            ViewType::Boolean => "boolean",
+            ViewType::Timestamp => "timestamp(3)",
+        }
+    }
+
+    /// The Hive type of the Glue table's `StorageDescriptor.Columns`.
+    pub(crate) fn hive(self) -> &'static str {
+        match self {
+            ViewType::Varchar => "string",
+            ViewType::Bigint => "bigint",
+            ViewType::Integer => "int",
+            ViewType::Double => "double",
+            ViewType::Boolean => "boolean",
+            ViewType::Timestamp => "timestamp",
+        }
+    }
+}
+
+/// The type of an envelope column in Athena: the lake's Parquet type (the `events` table of
+/// `driftless::compact`, which the Glue table `events` of template.yaml mirrors); `dt` is the
+/// table's string partition key.
+fn envelope_type(name: &str) -> ViewType {
+    if name == "dt" {
+        return ViewType::Varchar;
+    }
+    let col = driftless::compact::EVENTS
+        .columns
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| {
+            panic!("envelope column {name} is not a column of the lake's events table")
+        });
+    match col.ty {
+        ColumnType::Utf8 => ViewType::Varchar,
+        ColumnType::TimestampMillis => ViewType::Timestamp,
+        ColumnType::Int64 => ViewType::Bigint,
+        ColumnType::Int32 => ViewType::Integer,
+    }
+}
+
+/// The output columns of an event type's Athena view, in order, with their types.
+pub(crate) fn athena_columns(schema: &EventSchema) -> Vec<(String, ViewType)> {
+    let mut cols: Vec<(String, ViewType)> = ENVELOPE_COLUMNS
+        .iter()
+        .map(|name| (name.to_string(), envelope_type(name)))
+        .collect();
+    for (name, node) in &schema.root.properties {
+        let ty = match column(node) {
+            Column::Varchar => ViewType::Varchar,
+            Column::Bigint => ViewType::Bigint,
+            Column::Double => ViewType::Double,
+            Column::Boolean => ViewType::Boolean,
+            // json_format(json) returns varchar.
+            Column::Json => ViewType::Varchar,
+        };
+        cols.push((name.clone(), ty));
+    }
+    cols
 }
 
 fn view_header(out: &mut String, schema: &EventSchema) {

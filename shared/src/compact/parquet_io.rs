@@ -17,7 +17,7 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::{ColumnPath, Type};
 
 use super::spill::{fnv1a, RowSink};
-use super::table::{index_cells, push_cell, Cell, ColumnType, RowRef, Table};
+use super::table::{index_cells, push_cell, read_cell, Cell, ColumnType, RowRef, Table};
 use crate::{Error, Result};
 
 fn parquet_err(path: &Path, e: impl std::fmt::Display) -> Error {
@@ -160,26 +160,8 @@ impl<'t> PartWriter<'t> {
             return Ok(());
         };
         let buf = Bytes::from(std::mem::take(&mut self.rows));
-        let ncols = self.table.columns.len();
-        let mut offsets = Vec::new();
-        let mut pos = 0;
-        while pos < buf.len() {
-            pos = index_cells(&buf, pos, ncols, &mut offsets);
-        }
-        let rows: Vec<RowRef<'_>> = offsets
-            .chunks_exact(ncols)
-            .map(|o| RowRef {
-                buf: &buf,
-                offsets: o,
-            })
-            .collect();
-        for row in &rows {
-            match row.cell(self.table.key_column) {
-                Cell::Str(key) => fingerprint.add(key),
-                _ => fingerprint.add(b""),
-            }
-        }
-        write_row_group(self.table, writer, &buf, &rows).map_err(|e| parquet_err(path, e))?;
+        let columns = transpose(self.table, &buf, fingerprint);
+        write_row_group(writer, columns).map_err(|e| parquet_err(path, e))?;
         if writer.bytes_written() as u64 >= self.target_bytes {
             self.close_part()?;
         }
@@ -201,6 +183,37 @@ impl<'t> PartWriter<'t> {
         Ok(())
     }
 
+    /// Writes `rows` (encoded rows, back to back) as one row group.
+    fn write_row_group_of(&mut self, rows: Vec<u8>) -> Result<()> {
+        self.flush_row_group()?;
+        self.rows = rows;
+        self.flush_row_group()
+    }
+
+    /// Moves the Parquet encoding to a thread of its own, fed one row group at a time, so that
+    /// sorting and merging go on while the previous row group is compressed.
+    pub fn in_background(self) -> BackgroundWriter
+    where
+        't: 'static,
+    {
+        let row_group_bytes = self.row_group_bytes;
+        // A rendezvous channel: one row group is encoded while the next fills, no more.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(0);
+        let mut writer = self;
+        let handle = std::thread::spawn(move || -> Result<Vec<LocalPart>> {
+            for rows in rx {
+                writer.write_row_group_of(rows)?;
+            }
+            writer.finish()
+        });
+        BackgroundWriter {
+            tx: Some(tx),
+            handle: Some(handle),
+            rows: Vec::with_capacity(row_group_bytes + (1 << 16)),
+            row_group_bytes,
+        }
+    }
+
     /// Flushes and closes; returns the parts written, in order.
     pub fn finish(mut self) -> Result<Vec<LocalPart>> {
         self.flush_row_group()?;
@@ -219,69 +232,166 @@ impl RowSink for PartWriter<'_> {
     }
 }
 
-fn write_row_group(
-    table: &Table,
-    writer: &mut SerializedFileWriter<File>,
-    buf: &Bytes,
-    rows: &[RowRef<'_>],
-) -> parquet::errors::Result<()> {
-    let mut rg = writer.next_row_group()?;
-    let mut def: Vec<i16> = Vec::with_capacity(rows.len());
-    let mut c = 0;
-    while let Some(mut col) = rg.next_column()? {
-        let spec = table.columns[c];
-        def.clear();
-        let levels = (!spec.required).then_some(());
-        match spec.ty {
-            ColumnType::Utf8 => {
-                let mut values = Vec::with_capacity(rows.len());
-                for row in rows {
-                    match row.str_range(c) {
-                        // A slice of the row group's buffer: no copy of the string.
-                        Some(r) => {
-                            values.push(ByteArray::from(buf.slice(r)));
-                            def.push(1);
-                        }
-                        None => def.push(0),
+/// A [`PartWriter`] running on its own thread; see [`PartWriter::in_background`].
+pub struct BackgroundWriter {
+    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    handle: Option<std::thread::JoinHandle<Result<Vec<LocalPart>>>>,
+    rows: Vec<u8>,
+    row_group_bytes: usize,
+}
+
+impl BackgroundWriter {
+    fn send(&mut self) -> io::Result<()> {
+        let rows = std::mem::replace(
+            &mut self.rows,
+            Vec::with_capacity(self.row_group_bytes + (1 << 16)),
+        );
+        match self.tx.as_ref() {
+            Some(tx) => tx
+                .send(rows)
+                .map_err(|_| io::Error::other("the Parquet writer stopped")),
+            None => Ok(()),
+        }
+    }
+
+    /// Flushes, waits for the writer and returns its parts (or the error that stopped it).
+    pub fn finish(mut self) -> Result<Vec<LocalPart>> {
+        let sent = if self.rows.is_empty() {
+            Ok(())
+        } else {
+            self.send()
+        };
+        self.tx = None;
+        let parts = match self.handle.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(parts)) => parts,
+            Some(Err(_)) | None => Err(Error::Parquet {
+                path: "parquet writer".into(),
+                message: "the writer thread panicked".into(),
+            }),
+        }?;
+        sent.map_err(|e| parquet_err(Path::new("parquet writer"), e))?;
+        Ok(parts)
+    }
+}
+
+impl RowSink for BackgroundWriter {
+    fn push(&mut self, row: RowRef<'_>) -> io::Result<()> {
+        self.rows.extend_from_slice(row.bytes());
+        if self.rows.len() >= self.row_group_bytes {
+            self.send()?;
+        }
+        Ok(())
+    }
+}
+
+/// One column of a row group, gathered for the column writer.
+enum Gathered {
+    Bytes(Vec<ByteArray>, Vec<i16>, bool),
+    Int64(Vec<i64>, Vec<i16>, bool),
+    Int32(Vec<i32>, Vec<i16>, bool),
+}
+
+/// Turns rows (encoded back to back in `buf`) into columns in one pass over the cells, adding
+/// each row's key to `fingerprint`. Strings are slices of `buf`: no copy.
+fn transpose(table: &Table, buf: &Bytes, fingerprint: &mut Fingerprint) -> Vec<Gathered> {
+    // Rows are ~500 bytes or more; the estimate only sizes the vectors.
+    let estimate = buf.len() / 400 + 1;
+    let mut columns: Vec<Gathered> = table
+        .columns
+        .iter()
+        .map(|c| {
+            let def = if c.required {
+                Vec::new()
+            } else {
+                Vec::with_capacity(estimate)
+            };
+            match c.ty {
+                ColumnType::Utf8 => Gathered::Bytes(Vec::with_capacity(estimate), def, c.required),
+                ColumnType::TimestampMillis | ColumnType::Int64 => {
+                    Gathered::Int64(Vec::with_capacity(estimate), def, c.required)
+                }
+                ColumnType::Int32 => Gathered::Int32(Vec::with_capacity(estimate), def, c.required),
+            }
+        })
+        .collect();
+    let mut pos = 0;
+    while pos < buf.len() {
+        for (c, column) in columns.iter_mut().enumerate() {
+            let (cell, next) = read_cell(buf, pos);
+            if c == table.key_column {
+                fingerprint.add(match cell {
+                    Cell::Str(key) => key,
+                    _ => b"",
+                });
+            }
+            match (column, cell) {
+                (Gathered::Bytes(values, def, required), Cell::Str(s)) => {
+                    values.push(ByteArray::from(buf.slice(pos + 5..pos + 5 + s.len())));
+                    if !*required {
+                        def.push(1);
                     }
                 }
+                (Gathered::Int64(values, def, required), Cell::Int(v)) => {
+                    values.push(v);
+                    if !*required {
+                        def.push(1);
+                    }
+                }
+                (Gathered::Int32(values, def, required), Cell::Int(v)) => {
+                    values.push(i32::try_from(v).unwrap_or_default());
+                    if !*required {
+                        def.push(1);
+                    }
+                }
+                // A null (or a value of another kind, which the parsers never write).
+                (
+                    Gathered::Bytes(_, def, _)
+                    | Gathered::Int64(_, def, _)
+                    | Gathered::Int32(_, def, _),
+                    _,
+                ) => def.push(0),
+            }
+            pos = next;
+        }
+    }
+    columns
+}
+
+fn write_row_group(
+    writer: &mut SerializedFileWriter<File>,
+    columns: Vec<Gathered>,
+) -> parquet::errors::Result<()> {
+    let mut rg = writer.next_row_group()?;
+    let mut columns = columns.into_iter();
+    while let Some(mut col) = rg.next_column()? {
+        let Some(gathered) = columns.next() else {
+            break;
+        };
+        // A required column has no definition levels.
+        match gathered {
+            Gathered::Bytes(values, def, required) => {
                 col.typed::<ByteArrayType>().write_batch(
                     &values,
-                    levels.map(|_| &def[..]),
+                    (!required).then_some(&def[..]),
                     None,
                 )?;
             }
-            ColumnType::TimestampMillis | ColumnType::Int64 => {
-                let mut values = Vec::with_capacity(rows.len());
-                for row in rows {
-                    match row.cell(c) {
-                        Cell::Int(v) => {
-                            values.push(v);
-                            def.push(1);
-                        }
-                        _ => def.push(0),
-                    }
-                }
-                col.typed::<Int64Type>()
-                    .write_batch(&values, levels.map(|_| &def[..]), None)?;
+            Gathered::Int64(values, def, required) => {
+                col.typed::<Int64Type>().write_batch(
+                    &values,
+                    (!required).then_some(&def[..]),
+                    None,
+                )?;
             }
-            ColumnType::Int32 => {
-                let mut values = Vec::with_capacity(rows.len());
-                for row in rows {
-                    match row.cell(c) {
-                        Cell::Int(v) => {
-                            values.push(i32::try_from(v).unwrap_or_default());
-                            def.push(1);
-                        }
-                        _ => def.push(0),
-                    }
-                }
-                col.typed::<Int32Type>()
-                    .write_batch(&values, levels.map(|_| &def[..]), None)?;
+            Gathered::Int32(values, def, required) => {
+                col.typed::<Int32Type>().write_batch(
+                    &values,
+                    (!required).then_some(&def[..]),
+                    None,
+                )?;
             }
         }
         col.close()?;
-        c += 1;
     }
     rg.close()?;
     Ok(())

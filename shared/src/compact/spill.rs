@@ -320,6 +320,15 @@ pub struct Completeness {
 }
 
 impl Completeness {
+    fn merge(&mut self, other: Completeness) {
+        for (user, (lo, hi, n)) in other.per_user {
+            let e = self.per_user.entry(user).or_insert((lo, hi, 0));
+            e.0 = e.0.min(lo);
+            e.1 = e.1.max(hi);
+            e.2 += n;
+        }
+    }
+
     fn observe(&mut self, table: &Table, row: &RowRef<'_>) {
         let Some((anon, seq)) = table.completeness else {
             return;
@@ -343,6 +352,9 @@ impl Completeness {
     }
 }
 
+/// Sorted run files (with their partition number), and what dedup saw making them.
+type SortedRuns = (Vec<(usize, PathBuf)>, DedupCounts, Completeness);
+
 /// Dedup and sort configuration of one run.
 pub struct Sorter<'a> {
     pub table: &'a Table,
@@ -351,6 +363,8 @@ pub struct Sorter<'a> {
     pub partition_limit: usize,
     /// Objects whose rows must be dropped: they could not be read to the end.
     pub skip_objects: &'a HashSet<u32>,
+    /// Partitions deduplicated and sorted at once (each holds up to `partition_limit`).
+    pub threads: usize,
 }
 
 /// An in-memory partition, indexed.
@@ -384,8 +398,54 @@ impl Sorter<'_> {
             }
             return Ok((counts, completeness));
         }
-        let mut runs = Vec::with_capacity(fitted.len());
-        for (i, p) in fitted.into_iter().enumerate() {
+        // Partitions become sorted runs on `threads` threads; the merge then reads them in order.
+        let queue = std::sync::Mutex::new(fitted.into_iter().enumerate().collect::<Vec<_>>());
+        let outcomes: Vec<io::Result<SortedRuns>> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..self.threads.max(1))
+                .map(|_| s.spawn(|| self.sort_partitions(&queue)))
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| {
+                    w.join()
+                        .unwrap_or_else(|_| Err(io::Error::other("a sort thread panicked")))
+                })
+                .collect()
+        });
+        let mut runs = Vec::new();
+        for outcome in outcomes {
+            let (worker_runs, c, done) = outcome?;
+            runs.extend(worker_runs);
+            counts.rows_in += c.rows_in;
+            counts.duplicates += c.duplicates;
+            counts.already_committed += c.already_committed;
+            completeness.merge(done);
+        }
+        runs.sort();
+        let runs: Vec<PathBuf> = runs.into_iter().map(|(_, p)| p).collect();
+        self.merge(&runs, sink)?;
+        for r in runs {
+            std::fs::remove_file(r)?;
+        }
+        Ok((counts, completeness))
+    }
+
+    /// Takes partitions off `queue` until it is empty, writing each as a sorted run.
+    fn sort_partitions(
+        &self,
+        queue: &std::sync::Mutex<Vec<(usize, PartitionData)>>,
+    ) -> io::Result<SortedRuns> {
+        let mut runs = Vec::new();
+        let mut counts = DedupCounts::default();
+        let mut completeness = Completeness::default();
+        loop {
+            let next = match queue.lock() {
+                Ok(mut q) => q.pop(),
+                Err(poisoned) => poisoned.into_inner().pop(),
+            };
+            let Some((i, p)) = next else {
+                return Ok((runs, counts, completeness));
+            };
             let loaded = self.index(load(p)?);
             let path = self.dir.join(format!("run-{i}.sorted"));
             let mut w = BufWriter::with_capacity(1 << 16, File::create(&path)?);
@@ -395,13 +455,8 @@ impl Sorter<'_> {
                 w.write_all(bytes)?;
             }
             w.flush()?;
-            runs.push(path);
+            runs.push((i, path));
         }
-        self.merge(&runs, sink)?;
-        for r in runs {
-            std::fs::remove_file(r)?;
-        }
-        Ok((counts, completeness))
     }
 
     /// Splits `p` until every piece fits the partition limit.
@@ -463,7 +518,7 @@ impl Sorter<'_> {
             offsets,
         });
         counts.rows_in += (p.offsets.len() / ncols) as u64;
-        let mut kept: Vec<RowRef<'l>> = if t.dedup {
+        let kept: Vec<RowRef<'l>> = if t.dedup {
             let committed: HashSet<&[u8]> =
                 p.committed.iter().map(|&(s, e)| &p.buf[s..e]).collect();
             let mut first: HashMap<&[u8], usize> = HashMap::new();
@@ -495,11 +550,16 @@ impl Sorter<'_> {
         } else {
             rows.collect()
         };
-        kept.sort_unstable_by(|a, b| t.cmp_rows(a, b));
-        for row in &kept {
-            completeness.observe(t, row);
-        }
-        kept
+        let mut keyed: Vec<([Cell<'l>; 3], RowRef<'l>)> =
+            kept.into_iter().map(|r| (t.sort_key(&r), r)).collect();
+        keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        keyed
+            .into_iter()
+            .map(|(_, row)| {
+                completeness.observe(t, &row);
+                row
+            })
+            .collect()
     }
 
     /// K-way merge of sorted runs into `sink`.
@@ -517,22 +577,46 @@ impl Sorter<'_> {
         for r in &mut readers {
             r.advance(ncols)?;
         }
-        loop {
-            let mut best: Option<usize> = None;
-            for (i, r) in readers.iter().enumerate() {
-                if !r.live {
-                    continue;
-                }
-                best = match best {
-                    Some(b) if self.table.cmp_rows(&readers[b].row(), &r.row()).is_le() => Some(b),
-                    _ => Some(i),
-                };
+        // A binary min-heap of the live runs, ordered by their current row: about log2(runs)
+        // comparisons per row instead of one per run.
+        let t = self.table;
+        let less = |readers: &[RunReader], a: usize, b: usize| {
+            t.cmp_rows(&readers[a].row(), &readers[b].row()).is_lt()
+        };
+        let mut heap: Vec<usize> = (0..readers.len()).filter(|&i| readers[i].live).collect();
+        for i in (0..heap.len() / 2).rev() {
+            sift_down(&mut heap, i, |a, b| less(&readers, a, b));
+        }
+        while let Some(&top) = heap.first() {
+            sink.push(readers[top].row())?;
+            readers[top].advance(ncols)?;
+            if !readers[top].live {
+                let last = heap.len() - 1;
+                heap.swap(0, last);
+                heap.pop();
             }
-            let Some(b) = best else { break };
-            sink.push(readers[b].row())?;
-            readers[b].advance(ncols)?;
+            sift_down(&mut heap, 0, |a, b| less(&readers, a, b));
         }
         Ok(())
+    }
+}
+
+/// Restores the heap property below `i` (a min-heap under `less`).
+fn sift_down(heap: &mut [usize], mut i: usize, less: impl Fn(usize, usize) -> bool) {
+    loop {
+        let (l, r) = (2 * i + 1, 2 * i + 2);
+        let mut smallest = i;
+        if l < heap.len() && less(heap[l], heap[smallest]) {
+            smallest = l;
+        }
+        if r < heap.len() && less(heap[r], heap[smallest]) {
+            smallest = r;
+        }
+        if smallest == i {
+            return;
+        }
+        heap.swap(i, smallest);
+        i = smallest;
     }
 }
 
@@ -641,6 +725,7 @@ mod tests {
             dir: &dir,
             partition_limit: limit,
             skip_objects: &HashSet::new(),
+            threads: 2,
         };
         let (counts, _) = sorter.run(parts, &mut sink).unwrap();
         assert_eq!(

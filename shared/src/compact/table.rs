@@ -58,7 +58,7 @@ pub struct Table {
     /// Among duplicates, the row with the smallest value here wins (ties: the first one read).
     pub received_at_column: usize,
     /// Output order.
-    pub sort_columns: &'static [usize],
+    pub sort_columns: [usize; 3],
     /// `(anonymous_id, seq)` columns for delivery completeness, when the table has them.
     pub completeness: Option<(usize, usize)>,
     parse: fn(&[u8], &mut Vec<u8>) -> Result<(), LineError>,
@@ -79,15 +79,14 @@ impl Table {
         format!("raw/{}/", self.name)
     }
 
+    /// The cells a row sorts by, decoded once so a sort compares them without decoding again.
+    pub fn sort_key<'a>(&self, row: &RowRef<'a>) -> [Cell<'a>; 3] {
+        self.sort_columns.map(|c| row.cell(c))
+    }
+
     /// Compares two encoded rows in output order.
     pub fn cmp_rows(&self, a: &RowRef<'_>, b: &RowRef<'_>) -> Ordering {
-        for &c in self.sort_columns {
-            let o = a.cell(c).cmp(&b.cell(c));
-            if o != Ordering::Equal {
-                return o;
-            }
-        }
-        Ordering::Equal
+        self.sort_key(a).cmp(&self.sort_key(b))
     }
 }
 
@@ -129,7 +128,7 @@ pub static EVENTS: Table = Table {
     dedup: true,
     received_at_column: 6,
     // event_type, timestamp, then event_id so the order is total and runs are reproducible.
-    sort_columns: &[1, 3, 0],
+    sort_columns: [1, 3, 0],
     completeness: Some((7, 10)),
     parse: parse_event,
 };
@@ -155,7 +154,7 @@ pub static QUARANTINE: Table = Table {
     key_column: 0,
     dedup: false,
     received_at_column: 1,
-    sort_columns: &[1, 3, 0],
+    sort_columns: [1, 3, 0],
     completeness: None,
     parse: parse_quarantined,
 };
@@ -211,7 +210,7 @@ pub enum Cell<'a> {
 }
 
 /// Decodes the cell at `pos`, returning it and the position after it.
-fn read_cell(buf: &[u8], pos: usize) -> (Cell<'_>, usize) {
+pub fn read_cell(buf: &[u8], pos: usize) -> (Cell<'_>, usize) {
     match buf[pos] {
         STR => {
             let len = u32::from_le_bytes(buf[pos + 1..pos + 5].try_into().unwrap_or([0; 4]));

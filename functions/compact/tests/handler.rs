@@ -1,0 +1,100 @@
+//! The compaction function's adapter: which payload asks for what (the fixtures are what
+//! EventBridge, EventBridge Scheduler and an on-demand invoke send), clear errors for anything
+//! else, and whole invocations against a local lake.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use compact::{handle, parse_request, Request};
+use driftless::compact::store::LocalStore;
+use driftless::compact::{CompactConfig, Day};
+use serde_json::{json, Value};
+
+fn fixture(name: &str) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/events")
+        .join(name);
+    serde_json::from_slice(&std::fs::read(&path).expect("fixture")).expect("fixture is JSON")
+}
+
+#[test]
+fn schedule_payloads_of_eventbridge_rules_and_scheduler_compact_closed_days() {
+    assert_eq!(
+        parse_request(&fixture("schedule.json")).unwrap(),
+        Request::ClosedDays
+    );
+    assert_eq!(
+        parse_request(&fixture("scheduler.json")).unwrap(),
+        Request::ClosedDays
+    );
+}
+
+#[test]
+fn on_demand_payloads_name_one_day_and_may_include_an_open_one() {
+    assert_eq!(
+        parse_request(&fixture("compact-date.json")).unwrap(),
+        Request::Day {
+            day: Day::parse("2026-11-27").unwrap(),
+            include_open_day: false
+        }
+    );
+    assert_eq!(
+        parse_request(&fixture("compact-date-force.json")).unwrap(),
+        Request::Day {
+            day: Day::parse("2026-11-28").unwrap(),
+            include_open_day: true
+        }
+    );
+}
+
+#[test]
+fn other_payloads_are_rejected_with_what_to_send() {
+    for (payload, hint) in [
+        (json!({"date": "2026-13-01"}), "YYYY-MM-DD"),
+        (
+            json!({"date": "2026-11-28", "force": true}),
+            "unknown field",
+        ),
+        (json!({"date": 20261128}), "YYYY-MM-DD"),
+        (json!({"hello": "world"}), "schedule event"),
+        (json!([1, 2]), "schedule event"),
+    ] {
+        let err = parse_request(&payload).unwrap_err();
+        assert_eq!(err.code(), "invalid_request", "{payload}");
+        assert!(err.to_string().contains(hint), "{payload}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn an_on_demand_invocation_compacts_both_tables_of_the_day() {
+    let root = std::env::temp_dir().join(format!("driftless-compact-fn-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let raw = root.join("raw/events/2026/11/27/10");
+    std::fs::create_dir_all(&raw).unwrap();
+    let line = r#"{"event_id":"e1","event_type":"page_viewed","schema_version":"1-0-0","timestamp":"2026-11-27T10:00:00.000Z","received_at":"2026-11-27T10:00:01.000Z","anonymous_id":"a","session_id":"s","seq":0,"context":null,"properties":{}}"#;
+    std::fs::write(raw.join("obj"), format!("{line}\n{line}\n")).unwrap();
+    let cfg = CompactConfig {
+        scratch_dir: root.join("scratch"),
+        ..CompactConfig::default()
+    };
+    let store = LocalStore::new(&root);
+    let answer = handle(
+        &store,
+        &cfg,
+        fixture("compact-date.json"),
+        Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
+    let days = answer["days"].as_array().unwrap();
+    assert_eq!(days[0]["table"], "events");
+    assert_eq!(days[0]["outcome"], "committed");
+    assert_eq!(days[0]["rows_out"], 1);
+    assert_eq!(days[0]["duplicates_dropped"], 1);
+    assert_eq!(days[1]["table"], "quarantine");
+    assert_eq!(days[1]["outcome"], "nothing_to_do");
+    assert!(root
+        .join("lake/events/dt=2026-11-27/_manifest.json")
+        .is_file());
+    std::fs::remove_dir_all(&root).unwrap();
+}

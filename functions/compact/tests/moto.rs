@@ -1,0 +1,130 @@
+//! The S3 object store against moto's server (the local stack): paginated listing, conditional
+//! writes as the commit point, and a day compacted through it.
+//! Needs `make stack-up` (or `make test`, which starts it).
+
+use driftless::compact::s3::S3Store;
+use driftless::compact::store::{ObjectStore, Precondition};
+use driftless::compact::{compact_day, CompactConfig, Day, Outcome, EVENTS};
+use driftless::Error;
+
+const BUCKET: &str = "driftless-local";
+
+async fn client() -> aws_sdk_s3::Client {
+    let endpoint =
+        std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:4566".into());
+    let conf = aws_config::from_env()
+        .endpoint_url(&endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "test", "test", None, None, "moto",
+        ))
+        .load()
+        .await;
+    let s3 = aws_sdk_s3::Client::new(&conf);
+    s3.head_bucket().bucket(BUCKET).send().await.unwrap_or_else(|e| {
+        panic!("moto's server with bucket {BUCKET} is not reachable at {endpoint}: run `make stack-up` ({e})")
+    });
+    s3
+}
+
+/// A day of its own per run, in the 1970s, far from any real traffic.
+fn unique_day() -> Day {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    Day::from_millis((nanos % 3_650) as i64 * 86_400_000)
+}
+
+#[tokio::test]
+async fn conditional_writes_let_exactly_one_commit_through() {
+    let store = S3Store::new(client().await, BUCKET);
+    let key = format!("lake/test/{}/_manifest.json", std::process::id());
+    store
+        .put_small(&key, b"one".to_vec(), Some(Precondition::Absent))
+        .await
+        .unwrap();
+    let err = store
+        .put_small(&key, b"two".to_vec(), Some(Precondition::Absent))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::PreconditionFailed { .. }), "{err}");
+    let (body, etag) = store.get_small(&key).await.unwrap().unwrap();
+    assert_eq!(body, b"one");
+    store
+        .put_small(
+            &key,
+            b"three".to_vec(),
+            Some(Precondition::Matches(etag.clone())),
+        )
+        .await
+        .unwrap();
+    let err = store
+        .put_small(&key, b"four".to_vec(), Some(Precondition::Matches(etag)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::PreconditionFailed { .. }),
+        "stale etag: {err}"
+    );
+    assert_eq!(store.get_small(&key).await.unwrap().unwrap().0, b"three");
+    store.delete(std::slice::from_ref(&key)).await.unwrap();
+    assert!(store.get_small(&key).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_day_compacts_through_s3_with_paginated_listings() {
+    let s3 = client().await;
+    // Pages of two keys: seven objects need four pages.
+    let store = S3Store::new(s3.clone(), BUCKET).with_page_size(2);
+    let day = unique_day();
+    let prefix = day.raw_prefix(&EVENTS);
+    let mut expected = 0;
+    for obj in 0..7 {
+        let mut body = String::new();
+        for i in 0..10 {
+            let id = format!("{day}-{obj}-{i}");
+            body.push_str(&format!(
+                r#"{{"event_id":"{id}","event_type":"page_viewed","schema_version":"1-0-0","timestamp":"{day}T10:00:00.000Z","received_at":"{day}T10:00:01.000Z","anonymous_id":"a{obj}","session_id":"s","seq":{i},"context":null,"properties":{{}}}}"#
+            ));
+            body.push('\n');
+            expected += 1;
+        }
+        s3.put_object()
+            .bucket(BUCKET)
+            .key(format!("{prefix}1{obj}/obj-{obj}"))
+            .body(body.into_bytes().into())
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.list(&prefix).await.unwrap().len(), 7);
+    let scratch = std::env::temp_dir().join(format!("driftless-moto-{}", std::process::id()));
+    let cfg = CompactConfig {
+        scratch_dir: scratch,
+        ..CompactConfig::default()
+    };
+    let r = compact_day(&store, &EVENTS, day, &cfg, 0, true)
+        .await
+        .unwrap();
+    assert_eq!(r.outcome, Outcome::Committed, "{r:?}");
+    assert_eq!((r.run.objects_in, r.run.rows_out), (7, expected));
+    assert!(
+        store.list(&prefix).await.unwrap().is_empty(),
+        "raw inputs deleted"
+    );
+    let lake = day.lake_prefix(&EVENTS);
+    let keys: Vec<String> = store
+        .list(&lake)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    assert!(keys.contains(&format!("{lake}_manifest.json")), "{keys:?}");
+    assert_eq!(keys.iter().filter(|k| k.ends_with(".parquet")).count(), 1);
+    let again = compact_day(&store, &EVENTS, day, &cfg, 0, true)
+        .await
+        .unwrap();
+    assert_eq!(again.outcome, Outcome::NothingToDo);
+}

@@ -1,0 +1,227 @@
+"""Checks of queries/athena/views.template.yaml, the typed Athena views as Glue tables.
+
+Run: .venv/bin/python -m pytest tests/template -q
+
+`driftless codegen` generates the template next to queries/athena/views.sql; template.yaml deploys
+it as the nested stack AthenaViews. Checked here:
+- one view per event type under schema/, and the same views as queries/athena/views.sql;
+- each is a Presto view (TableType VIRTUAL_VIEW, presto_view = "true", ViewExpandedText) whose
+  ViewOriginalText, once CloudFormation has resolved Fn::Sub with a database name and encoded it
+  with Fn::Base64, decodes the way Trino decodes it ("/* Presto View: <base64> */", then JSON) to
+  the view's SELECT from views.sql, in that database;
+- every column of the SELECT, in order, in the definition's columns and in the Glue columns, with
+  types that agree with each other, with the events table of template.yaml and with the SQL;
+- cfn-lint reports nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+VIEWS_TEMPLATE = ROOT / "queries" / "athena" / "views.template.yaml"
+VIEWS_SQL = ROOT / "queries" / "athena" / "views.sql"
+SCHEMA = ROOT / "schema"
+
+FAKE_DATABASE = "fake_db_1"
+
+# Trino type in the view definition -> Hive type of the Glue column.
+TRINO_TO_HIVE = {
+    "varchar": "string",
+    "bigint": "bigint",
+    "integer": "int",
+    "double": "double",
+    "boolean": "boolean",
+    "timestamp(3)": "timestamp",
+}
+
+
+class CfnLoader(yaml.SafeLoader):
+    """SafeLoader that turns CloudFormation short tags into their long JSON form."""
+
+
+def _construct_tag(loader: CfnLoader, suffix: str, node: yaml.Node):
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {"Ref": value} if suffix == "Ref" else {f"Fn::{suffix}": value}
+
+
+CfnLoader.add_multi_constructor("!", _construct_tag)
+
+
+def _load(path: Path) -> dict:
+    with path.open(encoding="utf-8") as f:
+        return yaml.load(f, Loader=CfnLoader)  # noqa: S506 - SafeLoader subclass
+
+
+@pytest.fixture(scope="module")
+def views() -> dict[str, dict]:
+    """TableInput of every view, by view name."""
+    doc = _load(VIEWS_TEMPLATE)
+    out = {}
+    for name, res in doc["Resources"].items():
+        assert res["Type"] == "AWS::Glue::Table", name
+        props = res["Properties"]
+        assert props["DatabaseName"] == {"Ref": "GlueDatabase"}, name
+        assert props["CatalogId"] == {"Ref": "AWS::AccountId"}, name
+        ti = props["TableInput"]
+        assert ti["Name"] not in out, ti["Name"]
+        out[ti["Name"]] = ti
+    return out
+
+
+@pytest.fixture(scope="module")
+def sql_selects() -> dict[str, str]:
+    """The SELECT of every view of queries/athena/views.sql, by view name."""
+    text = VIEWS_SQL.read_text(encoding="utf-8")
+    found = re.findall(r'^CREATE OR REPLACE VIEW "([^"]+)" AS\n(SELECT\n.*?);$', text, re.S | re.M)
+    assert len(found) == text.count("CREATE OR REPLACE VIEW")
+    return dict(found)
+
+
+def resolve_sub(value) -> str:
+    """What Fn::Sub yields with GlueDatabase = FAKE_DATABASE (the template's only parameter)."""
+    assert isinstance(value, str), "Fn::Sub without a variable map"
+    names = set(re.findall(r"\$\{(?!!)([^}]*)\}", value))
+    assert names == {"GlueDatabase"}, names
+    return value.replace("${GlueDatabase}", FAKE_DATABASE).replace("${!", "${")
+
+
+def resolve_original_text(value) -> str:
+    """ViewOriginalText as CloudFormation resolves it: Fn::Join of strings and Fn::Base64(Fn::Sub)."""
+    (key, (delimiter, parts)), = value.items()
+    assert key == "Fn::Join"
+    out = []
+    for part in parts:
+        if isinstance(part, str):
+            out.append(part)
+        else:
+            (fn, arg), = part.items()
+            assert fn == "Fn::Base64"
+            (sub, text), = arg.items()
+            assert sub == "Fn::Sub"
+            out.append(base64.b64encode(resolve_sub(text).encode("utf-8")).decode("ascii"))
+    return delimiter.join(out)
+
+
+def decode_presto_view(text: str) -> dict:
+    """Trino's PrestoViewReader.decodeViewData."""
+    prefix, suffix = "/* Presto View: ", " */"
+    assert text.startswith(prefix) and text.endswith(suffix), text[:40]
+    return json.loads(base64.b64decode(text[len(prefix):-len(suffix)], validate=True))
+
+
+def select_columns(select: str) -> list[tuple[str, str]]:
+    """(output name, expression) of every item of a generated SELECT (one item per line)."""
+    body = select.split("\n")[1:]
+    assert body[-2] == "FROM events" and body[-1].startswith("WHERE event_type = ")
+    out = []
+    for line in body[:-2]:
+        item = line.strip().rstrip(",")
+        aliased = re.fullmatch(r'(.+) AS "([^"]+)"', item)
+        if aliased:
+            out.append((aliased.group(2), aliased.group(1)))
+        else:
+            bare = re.fullmatch(r'"([^"]+)"', item)
+            assert bare, item
+            out.append((bare.group(1), item))
+    return out
+
+
+def expression_type(expr: str) -> str:
+    """The Trino type of a generated property expression."""
+    cast = re.fullmatch(r"TRY_CAST\(.* AS (BIGINT|DOUBLE|BOOLEAN)\)", expr)
+    if cast:
+        return cast.group(1).lower()
+    assert expr.startswith(("json_extract_scalar(", "json_format(")), expr
+    return "varchar"
+
+
+def events_table_columns() -> dict[str, str]:
+    """Hive type of every column of the events table of template.yaml, partition key included."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    try:
+        from test_template import load_template
+    finally:
+        sys.path.pop(0)
+    ti = load_template()["Resources"]["EventsTable"]["Properties"]["TableInput"]
+    cols = ti["StorageDescriptor"]["Columns"] + ti["PartitionKeys"]
+    return {c["Name"]: c["Type"] for c in cols}
+
+
+def test_one_view_per_event_type_and_the_same_views_as_the_sql(views, sql_selects):
+    event_types = sorted(p.name for p in SCHEMA.iterdir() if p.is_dir())
+    assert event_types
+    assert sorted(views) == event_types
+    assert sorted(sql_selects) == event_types
+
+
+def test_views_are_presto_views(views):
+    for name, ti in views.items():
+        assert ti["TableType"] == "VIRTUAL_VIEW", name
+        assert ti["Parameters"] == {"presto_view": "true", "comment": "Presto View"}, name
+        assert ti["ViewExpandedText"] == "/* Presto View */", name
+        assert ti["Description"].startswith(f"{name} "), name
+        assert len(ti["Description"]) <= 2048, name
+
+
+def test_view_definition_decodes_to_the_select_of_views_sql(views, sql_selects):
+    for name, ti in views.items():
+        definition = decode_presto_view(resolve_original_text(ti["ViewOriginalText"]))
+        assert definition["originalSql"] == sql_selects[name], name
+        assert definition["catalog"] == "awsdatacatalog", name
+        assert definition["schema"] == FAKE_DATABASE, name
+        assert definition["owner"] == "driftless" and definition["runAsInvoker"] is False, name
+        assert definition["path"] == [], name
+
+
+def test_every_column_of_the_select_is_a_column_of_the_view(views, sql_selects):
+    lake = events_table_columns()
+    for name, ti in views.items():
+        definition = decode_presto_view(resolve_original_text(ti["ViewOriginalText"]))
+        selected = select_columns(sql_selects[name])
+        glue = [(c["Name"], c["Type"]) for c in ti["StorageDescriptor"]["Columns"]]
+        trino = [(c["name"], c["type"]) for c in definition["columns"]]
+        assert [n for n, _ in selected] == [n for n, _ in trino] == [n for n, _ in glue], name
+        for (col, expr), (_, trino_type), (_, hive_type) in zip(selected, trino, glue):
+            assert TRINO_TO_HIVE[trino_type] == hive_type, (name, col)
+            if expr == f'"{col}"':  # an envelope column, read from the events table as it is
+                assert lake[col] == hive_type, (name, col)
+            else:
+                assert expression_type(expr) == trino_type, (name, col)
+        assert ("properties", "string") not in glue, name
+
+
+def test_timestamps_are_what_athena_reads_from_the_lake(views):
+    for name, ti in views.items():
+        definition = decode_presto_view(resolve_original_text(ti["ViewOriginalText"]))
+        types = {c["name"]: c["type"] for c in definition["columns"]}
+        for col in ("timestamp", "client_timestamp", "sent_at", "received_at"):
+            assert types[col] == "timestamp(3)", (name, col)
+        assert types["dt"] == "varchar" and types["seq"] == "bigint", name
+        assert types["screen_width"] == "integer", name
+
+
+def test_a_dollar_brace_in_the_sql_survives_fn_sub():
+    assert resolve_sub('{"s": "${!x}", "d": "${GlueDatabase}"}') == '{"s": "${x}", "d": "%s"}' % FAKE_DATABASE
+
+
+def test_cfn_lint_reports_nothing_on_the_views_template():
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys; from cfnlint.runner import main; sys.exit(main())", "--", str(VIEWS_TEMPLATE)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.strip() == ""
