@@ -339,6 +339,8 @@ struct RejectedLine {
 /// Rejected lines kept per object; the rest are counted. A broken producer must not turn the
 /// rejected-lines file into a second copy of the day.
 const REJECTED_KEPT_PER_OBJECT: usize = 100;
+/// Rejected lines kept per run (about 40 MiB at most); the count in the report is complete.
+const REJECTED_KEPT_PER_RUN: usize = 10_000;
 /// Characters of a rejected line kept.
 const REJECTED_TEXT_CHARS: usize = 4096;
 
@@ -593,7 +595,8 @@ pub async fn compact_day<S: ObjectStore>(
         run.bytes_in += o.size;
         run.events_in += r.rows;
         run.rejected_lines += r.rejected_total;
-        rejected.extend(r.rejected);
+        let room = REJECTED_KEPT_PER_RUN.saturating_sub(rejected.len());
+        rejected.extend(r.rejected.into_iter().take(room));
         inputs.push(InputEntry {
             key: o.key.clone(),
             size: o.size,
