@@ -403,8 +403,9 @@ def gen_part(task) -> dict:
                 elif ctx_kind == 1:
                     ctx = '{"page":{"url":' + page.url + "}" + tail
                 else:
-                    ctx = "null"
-                posts.append(mid_tail + user + ',"session_id":"' + sid + '","seq":' + str(seq) + ',"context":' + ctx
+                    ctx = None  # an event sent without context: the ingest stores no `context` key
+                posts.append(mid_tail + user + ',"session_id":"' + sid + '","seq":' + str(seq)
+                             + ('' if ctx is None else ',"context":' + ctx)
                              + ',"properties":' + props + ua_tail)
                 seq += 1
                 if signs_up:

@@ -340,15 +340,15 @@ pub fn write_record(out: &mut Vec<u8>, event: &Map<String, Value>, ctx: &Request
     stamp.clear();
     write_rfc3339(&mut stamp, ctx.received_at);
     str_field(out, "received_at", &stamp);
-    for key in [
-        "anonymous_id",
-        "user_id",
-        "session_id",
-        "seq",
-        "context",
-        "properties",
-    ] {
+    for key in ["anonymous_id", "user_id", "session_id", "seq"] {
         field(out, key, event.get(key).unwrap_or(&Value::Null));
+    }
+    // Optional objects are left out when the event has none: a `null` would make the stored
+    // record fail the envelope (`context` must be an object) when it is validated again.
+    for key in ["context", "properties"] {
+        if let Some(value) = event.get(key) {
+            field(out, key, value);
+        }
     }
     str_or_null_field(out, "user_agent", ctx.user_agent);
     str_or_null_field(out, "ip", ctx.ip.as_deref());
@@ -581,5 +581,19 @@ mod tests {
         assert_eq!(rec["user_agent"], "UA/1");
         assert_eq!(rec["user_id"], Value::Null);
         assert_eq!(rec["properties"], json!({"path": "/"}));
+    }
+
+    #[test]
+    fn stored_record_of_an_event_without_context_passes_validation_again() {
+        // `valid()` has no context: the stored record must not invent a `"context": null`.
+        let mut out = Vec::new();
+        write_record(
+            &mut out,
+            valid().as_object().unwrap(),
+            &ctx("2026-11-28T14:30:23.000Z", "2026-11-28T14:30:22.000Z"),
+        );
+        let rec: Value = serde_json::from_slice(&out).unwrap();
+        assert!(rec.get("context").is_none(), "{rec}");
+        assert_eq!(check(&rec), Ok(()));
     }
 }
