@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use driftless::compact::s3::S3Store;
 use driftless::compact::store::LocalStore;
-use driftless::compact::CompactConfig;
+use driftless::compact::{CompactConfig, Day};
 use driftless_cli::{
     check, codegen, compact, lint, replay, validate, CliError, EXIT_FINDINGS, EXIT_USAGE,
 };
@@ -49,13 +49,8 @@ enum Command {
     Compact {
         #[command(flatten)]
         lake: Lake,
-        /// One day, YYYY-MM-DD (or use --from and --to).
-        #[arg(long, conflicts_with_all = ["from", "to"])]
-        date: Option<String>,
-        #[arg(long, requires = "to")]
-        from: Option<String>,
-        #[arg(long, requires = "from")]
-        to: Option<String>,
+        #[command(flatten)]
+        days: Days,
         /// Compact days that are not closed yet (today): later objects are merged by the next run.
         #[arg(long)]
         include_open_day: bool,
@@ -74,13 +69,8 @@ enum Command {
     Replay {
         #[command(flatten)]
         lake: Lake,
-        /// One day, YYYY-MM-DD (or use --from and --to).
-        #[arg(long, conflicts_with_all = ["from", "to"])]
-        date: Option<String>,
-        #[arg(long, requires = "to")]
-        from: Option<String>,
-        #[arg(long, requires = "from")]
-        to: Option<String>,
+        #[command(flatten)]
+        days: Days,
         /// Delivery stream for the events (default DRIFTLESS_EVENTS_STREAM or driftless-events).
         #[arg(long)]
         stream: Option<String>,
@@ -99,6 +89,29 @@ struct Lake {
     bucket: Option<String>,
     #[arg(long)]
     dir: Option<PathBuf>,
+}
+
+/// The days to work on: `--date D`, or `--from D --to D` (both included).
+#[derive(clap::Args)]
+#[group(required = true, multiple = true)]
+struct Days {
+    /// One day, YYYY-MM-DD (or use --from and --to).
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    date: Option<String>,
+    #[arg(long, requires = "to")]
+    from: Option<String>,
+    #[arg(long, requires = "from")]
+    to: Option<String>,
+}
+
+impl Days {
+    fn list(&self) -> driftless_cli::Result<Vec<Day>> {
+        match (&self.date, &self.from, &self.to) {
+            (Some(d), _, _) => compact::day_range(d, d),
+            (None, Some(f), Some(t)) => compact::day_range(f, t),
+            _ => Err(CliError::Usage("give --date or --from and --to".into())),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -194,19 +207,13 @@ fn run(cli: Cli) -> driftless_cli::Result<i32> {
         }
         Command::Compact {
             lake,
-            date,
-            from,
-            to,
+            days,
             include_open_day,
             memory_budget_mb,
             target_file_mb,
             scratch_dir,
         } => {
-            let days = match (date, from, to) {
-                (Some(d), _, _) => compact::day_range(&d, &d)?,
-                (None, Some(f), Some(t)) => compact::day_range(&f, &t)?,
-                _ => return Err(CliError::Usage("give --date or --from and --to".into())),
-            };
+            let days = days.list()?;
             let mut cfg = CompactConfig::from_env()?;
             if let Some(mb) = memory_budget_mb {
                 cfg.memory_budget = mb * 1024 * 1024;
@@ -250,17 +257,11 @@ fn run(cli: Cli) -> driftless_cli::Result<i32> {
         }
         Command::Replay {
             lake,
-            date,
-            from,
-            to,
+            days,
             stream,
             dry_run,
         } => {
-            let days = match (date, from, to) {
-                (Some(d), _, _) => compact::day_range(&d, &d)?,
-                (None, Some(f), Some(t)) => compact::day_range(&f, &t)?,
-                _ => return Err(CliError::Usage("give --date or --from and --to".into())),
-            };
+            let days = days.list()?;
             let registry = codegen::load(&schema_dir)?;
             let config = driftless::config::IngestConfig::from_env()?;
             let stream = stream.unwrap_or_else(|| config.events_stream.clone());
@@ -275,23 +276,18 @@ fn run(cli: Cli) -> driftless_cli::Result<i32> {
                     stream: &stream,
                     dry_run,
                 };
-                let mut reports = Vec::new();
-                for day in days {
-                    let r = match (&lake.bucket, &lake.dir) {
-                        (Some(bucket), _) => {
-                            let store = S3Store::new(aws_sdk_s3::Client::new(&aws), bucket);
-                            replayer.replay_day(&store, day, &scratch).await
-                        }
-                        (None, Some(dir)) => {
-                            replayer
-                                .replay_day(&LocalStore::new(dir), day, &scratch)
-                                .await
-                        }
-                        (None, None) => unreachable!("clap requires --bucket or --dir"),
-                    };
-                    reports.push(r?);
+                match (lake.bucket, lake.dir) {
+                    (Some(bucket), _) => {
+                        let store = S3Store::new(aws_sdk_s3::Client::new(&aws), bucket);
+                        replayer.replay_days(&store, &days, &scratch).await
+                    }
+                    (None, Some(dir)) => {
+                        replayer
+                            .replay_days(&LocalStore::new(dir), &days, &scratch)
+                            .await
+                    }
+                    (None, None) => unreachable!("clap requires --bucket or --dir"),
                 }
-                Ok::<_, CliError>(reports)
             })?;
             println!(
                 "{}",

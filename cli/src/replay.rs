@@ -125,9 +125,23 @@ impl<S: RecordSink> Replayer<'_, S> {
         Ok(())
     }
 
+    /// Replays each day in turn.
+    pub async fn replay_days<T: ObjectStore>(
+        &self,
+        store: &T,
+        days: &[Day],
+        scratch: &Path,
+    ) -> Result<Vec<DayReplay>> {
+        let mut reports = Vec::with_capacity(days.len());
+        for &day in days {
+            reports.push(self.replay_day(store, day, scratch).await?);
+        }
+        Ok(reports)
+    }
+
     /// Replays `day`: its committed quarantine parts, then its raw quarantine objects that no
     /// manifest lists yet.
-    pub async fn replay_day<T: ObjectStore>(
+    async fn replay_day<T: ObjectStore>(
         &self,
         store: &T,
         day: Day,

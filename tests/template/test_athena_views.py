@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
+from cfn import load_cfn
 
 ROOT = Path(__file__).resolve().parents[2]
 VIEWS_TEMPLATE = ROOT / "queries" / "athena" / "views.template.yaml"
@@ -44,32 +44,10 @@ TRINO_TO_HIVE = {
 }
 
 
-class CfnLoader(yaml.SafeLoader):
-    """SafeLoader that turns CloudFormation short tags into their long JSON form."""
-
-
-def _construct_tag(loader: CfnLoader, suffix: str, node: yaml.Node):
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {"Ref": value} if suffix == "Ref" else {f"Fn::{suffix}": value}
-
-
-CfnLoader.add_multi_constructor("!", _construct_tag)
-
-
-def _load(path: Path) -> dict:
-    with path.open(encoding="utf-8") as f:
-        return yaml.load(f, Loader=CfnLoader)  # noqa: S506 - SafeLoader subclass
-
-
 @pytest.fixture(scope="module")
 def views() -> dict[str, dict]:
     """TableInput of every view, by view name."""
-    doc = _load(VIEWS_TEMPLATE)
+    doc = load_cfn(VIEWS_TEMPLATE)
     out = {}
     for name, res in doc["Resources"].items():
         assert res["Type"] == "AWS::Glue::Table", name

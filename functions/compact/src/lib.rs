@@ -43,7 +43,7 @@ pub enum Request {
 /// EventBridge rule's scheduled event. Anything else is an error that says what is accepted.
 pub fn parse_request(payload: &Value) -> Result<Request, Error> {
     if payload.get("date").is_some() {
-        let r: OnDemand = serde_json::from_value(payload.clone()).map_err(|e| {
+        let r = OnDemand::deserialize(payload).map_err(|e| {
             Error::InvalidRequest(format!(
                 "{e}: send {{\"date\": \"YYYY-MM-DD\", \"include_open_day\": false}}"
             ))
@@ -53,12 +53,12 @@ pub fn parse_request(payload: &Value) -> Result<Request, Error> {
             include_open_day: r.include_open_day,
         });
     }
-    if let Ok(rule) = serde_json::from_value::<EventBridgeEvent>(payload.clone()) {
+    if let Ok(rule) = EventBridgeEvent::<Value>::deserialize(payload) {
         if rule.detail_type == "Scheduled Event" {
             return Ok(Request::ClosedDays);
         }
     }
-    if let Ok(s) = serde_json::from_value::<SchedulerInput>(payload.clone()) {
+    if let Ok(s) = SchedulerInput::deserialize(payload) {
         if s.source == "driftless.scheduler" || s.scheduled_time.is_some() {
             return Ok(Request::ClosedDays);
         }

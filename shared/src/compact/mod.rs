@@ -110,7 +110,7 @@ impl Day {
     /// Firehose's arrival-time prefix of the day: `raw/<table>/YYYY/MM/DD/`.
     pub fn raw_prefix(self, table: &Table) -> String {
         let (y, m, d) = self.ymd();
-        format!("raw/{}/{y:04}/{m:02}/{d:02}/", table.name)
+        format!("{}{y:04}/{m:02}/{d:02}/", table.raw_prefix())
     }
 
     /// `lake/<table>/dt=YYYY-MM-DD/`.
@@ -371,12 +371,7 @@ fn read_object(
     let mut line = Vec::with_capacity(4096);
     let mut batch = Batch::new(object);
     let mut n = 0u64;
-    let flush = |batch: &mut Batch| -> std::io::Result<()> {
-        match partitions.lock() {
-            Ok(mut p) => p.absorb(batch),
-            Err(poisoned) => poisoned.into_inner().absorb(batch),
-        }
-    };
+    let flush = |batch: &mut Batch| lock(partitions).absorb(batch);
     loop {
         line.clear();
         match lines.read_until(b'\n', &mut line) {
@@ -642,10 +637,18 @@ pub async fn compact_day<S: ObjectStore>(
     // Dedup, sort and write the parts on a blocking thread: this is the CPU-heavy part.
     let part_name = format!("part-g{generation:05}-{run_id}");
     let (local_parts, counts, completeness) = {
-        let partitions = std::mem::replace(
-            &mut *lock(&partitions),
-            Partitions::new(&scratch.0, "unused", 0, 1, 0),
-        );
+        // Every reader has finished, so this is the last handle.
+        let partitions = match Arc::try_unwrap(partitions) {
+            Ok(p) => p
+                .into_inner()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+            Err(_) => {
+                return Err(local_err(
+                    &scratch.0,
+                    "partitions still shared after reading",
+                ))
+            }
+        };
         let dir = scratch.0.clone();
         let cfg = cfg.clone();
         let skip = skip.clone();

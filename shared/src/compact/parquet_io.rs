@@ -284,11 +284,17 @@ impl RowSink for BackgroundWriter {
     }
 }
 
-/// One column of a row group, gathered for the column writer.
-enum Gathered {
-    Bytes(Vec<ByteArray>, Vec<i16>, bool),
-    Int64(Vec<i64>, Vec<i16>, bool),
-    Int32(Vec<i32>, Vec<i16>, bool),
+/// The non-null values of one column of a row group, gathered for the column writer.
+enum Values {
+    Bytes(Vec<ByteArray>),
+    Int64(Vec<i64>),
+    Int32(Vec<i32>),
+}
+
+/// One column of a row group: its values, and a definition level per row when it is optional.
+struct Gathered {
+    values: Values,
+    def: Option<Vec<i16>>,
 }
 
 /// Turns rows (encoded back to back in `buf`) into columns in one pass over the cells, adding
@@ -299,19 +305,15 @@ fn transpose(table: &Table, buf: &Bytes, fingerprint: &mut Fingerprint) -> Vec<G
     let mut columns: Vec<Gathered> = table
         .columns
         .iter()
-        .map(|c| {
-            let def = if c.required {
-                Vec::new()
-            } else {
-                Vec::with_capacity(estimate)
-            };
-            match c.ty {
-                ColumnType::Utf8 => Gathered::Bytes(Vec::with_capacity(estimate), def, c.required),
+        .map(|c| Gathered {
+            values: match c.ty {
+                ColumnType::Utf8 => Values::Bytes(Vec::with_capacity(estimate)),
                 ColumnType::TimestampMillis | ColumnType::Int64 => {
-                    Gathered::Int64(Vec::with_capacity(estimate), def, c.required)
+                    Values::Int64(Vec::with_capacity(estimate))
                 }
-                ColumnType::Int32 => Gathered::Int32(Vec::with_capacity(estimate), def, c.required),
-            }
+                ColumnType::Int32 => Values::Int32(Vec::with_capacity(estimate)),
+            },
+            def: (!c.required).then(|| Vec::with_capacity(estimate)),
         })
         .collect();
     let mut pos = 0;
@@ -324,32 +326,24 @@ fn transpose(table: &Table, buf: &Bytes, fingerprint: &mut Fingerprint) -> Vec<G
                     _ => b"",
                 });
             }
-            match (column, cell) {
-                (Gathered::Bytes(values, def, required), Cell::Str(s)) => {
-                    values.push(ByteArray::from(buf.slice(pos + 5..pos + 5 + s.len())));
-                    if !*required {
-                        def.push(1);
-                    }
+            // A null, or a value of another kind (which the parsers never write), is absent.
+            let present = match (&mut column.values, cell) {
+                (Values::Bytes(v), Cell::Str(s)) => {
+                    v.push(ByteArray::from(buf.slice(pos + 5..pos + 5 + s.len())));
+                    true
                 }
-                (Gathered::Int64(values, def, required), Cell::Int(v)) => {
-                    values.push(v);
-                    if !*required {
-                        def.push(1);
-                    }
+                (Values::Int64(v), Cell::Int(x)) => {
+                    v.push(x);
+                    true
                 }
-                (Gathered::Int32(values, def, required), Cell::Int(v)) => {
-                    values.push(i32::try_from(v).unwrap_or_default());
-                    if !*required {
-                        def.push(1);
-                    }
+                (Values::Int32(v), Cell::Int(x)) => {
+                    v.push(i32::try_from(x).unwrap_or_default());
+                    true
                 }
-                // A null (or a value of another kind, which the parsers never write).
-                (
-                    Gathered::Bytes(_, def, _)
-                    | Gathered::Int64(_, def, _)
-                    | Gathered::Int32(_, def, _),
-                    _,
-                ) => def.push(0),
+                _ => false,
+            };
+            if let Some(def) = column.def.as_mut() {
+                def.push(i16::from(present));
             }
             pos = next;
         }
@@ -364,33 +358,15 @@ fn write_row_group(
     let mut rg = writer.next_row_group()?;
     let mut columns = columns.into_iter();
     while let Some(mut col) = rg.next_column()? {
-        let Some(gathered) = columns.next() else {
+        let Some(Gathered { values, def }) = columns.next() else {
             break;
         };
-        // A required column has no definition levels.
-        match gathered {
-            Gathered::Bytes(values, def, required) => {
-                col.typed::<ByteArrayType>().write_batch(
-                    &values,
-                    (!required).then_some(&def[..]),
-                    None,
-                )?;
-            }
-            Gathered::Int64(values, def, required) => {
-                col.typed::<Int64Type>().write_batch(
-                    &values,
-                    (!required).then_some(&def[..]),
-                    None,
-                )?;
-            }
-            Gathered::Int32(values, def, required) => {
-                col.typed::<Int32Type>().write_batch(
-                    &values,
-                    (!required).then_some(&def[..]),
-                    None,
-                )?;
-            }
-        }
+        let def = def.as_deref();
+        match values {
+            Values::Bytes(v) => col.typed::<ByteArrayType>().write_batch(&v, def, None)?,
+            Values::Int64(v) => col.typed::<Int64Type>().write_batch(&v, def, None)?,
+            Values::Int32(v) => col.typed::<Int32Type>().write_batch(&v, def, None)?,
+        };
         col.close()?;
     }
     rg.close()?;
@@ -463,8 +439,7 @@ pub fn scan_string_column(
     Ok(fp)
 }
 
-/// One column of a row group, read whole: values and, for an optional column, the definition
-/// level of each row.
+/// The non-null values of one column of a row group, read whole (integers widened to i64).
 enum ColumnValues {
     Bytes(Vec<ByteArray>),
     Ints(Vec<i64>),

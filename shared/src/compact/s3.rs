@@ -49,66 +49,58 @@ impl S3Store {
         self
     }
 
-    pub fn bucket(&self) -> &str {
-        &self.bucket
+    /// Every page of a listing of `prefix`, optionally with `/` as the delimiter.
+    async fn list_pages(
+        &self,
+        prefix: &str,
+        delimited: bool,
+    ) -> Result<Vec<aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output>> {
+        let mut pages = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_delimiter(delimited.then(|| "/".to_string()))
+                .max_keys(self.page_size)
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(|e| storage("list", prefix, e))?;
+            token = page.next_continuation_token().map(str::to_string);
+            let last = token.is_none() || page.is_truncated() != Some(true);
+            pages.push(page);
+            if last {
+                return Ok(pages);
+            }
+        }
     }
 }
 
 impl ObjectStore for S3Store {
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
-        let mut out = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self
-                .client
-                .list_objects_v2()
-                .bucket(&self.bucket)
-                .prefix(prefix)
-                .max_keys(self.page_size)
-                .set_continuation_token(token)
-                .send()
-                .await
-                .map_err(|e| storage("list", prefix, e))?;
-            for o in page.contents() {
-                if let Some(key) = o.key() {
-                    out.push(ObjectMeta {
-                        key: key.to_string(),
-                        size: o.size().unwrap_or_default().max(0) as u64,
-                    });
-                }
-            }
-            token = page.next_continuation_token().map(str::to_string);
-            if token.is_none() || page.is_truncated() != Some(true) {
-                return Ok(out);
-            }
-        }
+        let pages = self.list_pages(prefix, false).await?;
+        Ok(pages
+            .iter()
+            .flat_map(|page| page.contents())
+            .filter_map(|o| {
+                Some(ObjectMeta {
+                    key: o.key()?.to_string(),
+                    size: o.size().unwrap_or_default().max(0) as u64,
+                })
+            })
+            .collect())
     }
 
     async fn list_dirs(&self, prefix: &str) -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self
-                .client
-                .list_objects_v2()
-                .bucket(&self.bucket)
-                .prefix(prefix)
-                .delimiter("/")
-                .max_keys(self.page_size)
-                .set_continuation_token(token)
-                .send()
-                .await
-                .map_err(|e| storage("list", prefix, e))?;
-            out.extend(
-                page.common_prefixes()
-                    .iter()
-                    .filter_map(|p| p.prefix().map(str::to_string)),
-            );
-            token = page.next_continuation_token().map(str::to_string);
-            if token.is_none() || page.is_truncated() != Some(true) {
-                return Ok(out);
-            }
-        }
+        let pages = self.list_pages(prefix, true).await?;
+        Ok(pages
+            .iter()
+            .flat_map(|page| page.common_prefixes())
+            .filter_map(|p| p.prefix().map(str::to_string))
+            .collect())
     }
 
     async fn get_small(&self, key: &str) -> Result<Option<(Vec<u8>, String)>> {

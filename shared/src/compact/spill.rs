@@ -9,7 +9,7 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use super::table::{index_cells, Cell, RowRef, Table};
+use super::table::{index_cells, read_cell, Cell, RowRef, Table};
 
 /// Entry kinds in a partition stream.
 const ROW: u8 = 0;
@@ -65,13 +65,8 @@ impl Batch {
             return false;
         }
         let payload = &self.buf[start + HEADER..];
-        let mut offsets = Vec::with_capacity(table.key_column + 1);
-        index_cells(payload, 0, table.key_column + 1, &mut offsets);
-        let row = RowRef {
-            buf: payload,
-            offsets: &offsets,
-        };
-        let hash = match row.cell(table.key_column) {
+        let key_at = (0..table.key_column).fold(0, |pos, _| read_cell(payload, pos).1);
+        let hash = match read_cell(payload, key_at).0 {
             Cell::Str(key) => fnv1a(key),
             _ => fnv1a(payload),
         };

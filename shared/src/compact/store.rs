@@ -114,17 +114,30 @@ impl LocalStore {
         Ok(())
     }
 
-    /// Writes through a temporary file and a rename, so readers never see half an object.
-    fn write_atomic(&self, key: &str, body: &[u8]) -> Result<()> {
+    /// Writes `key` through a temporary file that `fill` writes, then a rename, so readers never
+    /// see half an object.
+    fn write_atomic(
+        &self,
+        key: &str,
+        operation: &'static str,
+        fill: impl FnOnce(&Path) -> std::io::Result<()>,
+    ) -> Result<()> {
         let path = self.path(key);
+        let err = |e: std::io::Error| io_err(operation, key, e);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| io_err("put", key, e))?;
+            std::fs::create_dir_all(parent).map_err(err)?;
         }
         let tmp = path.with_extension(format!("{}.tmp", fastrand::u64(..)));
-        let mut f = std::fs::File::create(&tmp).map_err(|e| io_err("put", key, e))?;
-        f.write_all(body).map_err(|e| io_err("put", key, e))?;
-        f.sync_all().map_err(|e| io_err("put", key, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| io_err("put", key, e))
+        fill(&tmp).map_err(err)?;
+        std::fs::rename(&tmp, &path).map_err(err)
+    }
+
+    fn put_body(&self, key: &str, body: &[u8]) -> Result<()> {
+        self.write_atomic(key, "put", |tmp| {
+            let mut f = std::fs::File::create(tmp)?;
+            f.write_all(body)?;
+            f.sync_all()
+        })
     }
 }
 
@@ -183,13 +196,7 @@ impl ObjectStore for LocalStore {
     }
 
     async fn upload(&self, key: &str, file: &Path) -> Result<()> {
-        let path = self.path(key);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| io_err("upload", key, e))?;
-        }
-        let tmp = path.with_extension(format!("{}.tmp", fastrand::u64(..)));
-        std::fs::copy(file, &tmp).map_err(|e| io_err("upload", key, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| io_err("upload", key, e))
+        self.write_atomic(key, "upload", |tmp| std::fs::copy(file, tmp).map(|_| ()))
     }
 
     async fn put_small(
@@ -199,7 +206,7 @@ impl ObjectStore for LocalStore {
         precondition: Option<Precondition>,
     ) -> Result<()> {
         let Some(precondition) = precondition else {
-            return self.write_atomic(key, &body);
+            return self.put_body(key, &body);
         };
         // A lock file makes check-and-write one step between processes, as S3 does it.
         let path = self.path(key);
@@ -226,7 +233,7 @@ impl ObjectStore for LocalStore {
             _ => false,
         };
         let result = if holds {
-            self.write_atomic(key, &body)
+            self.put_body(key, &body)
         } else {
             Err(failed())
         };

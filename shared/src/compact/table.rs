@@ -247,15 +247,6 @@ impl<'a> RowRef<'a> {
         read_cell(self.buf, self.offsets[c] as usize).0
     }
 
-    /// The byte range of cell `c` within `buf`, for the row's string values.
-    pub fn str_range(&self, c: usize) -> Option<std::ops::Range<usize>> {
-        let pos = self.offsets[c] as usize;
-        match read_cell(self.buf, pos).0 {
-            Cell::Str(s) => Some(pos + 5..pos + 5 + s.len()),
-            _ => None,
-        }
-    }
-
     /// The whole row's encoded bytes.
     pub fn bytes(&self) -> &'a [u8] {
         let first = self.offsets[0] as usize;
