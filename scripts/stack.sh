@@ -36,7 +36,8 @@ stop() {
   if [[ $name == ingest ]]; then
     # The watcher starts the function in a session of its own, so the group kill misses it.
     pkill -f "cargo-lambda lambda watch .*--invoke-port $port" 2>/dev/null || true
-    pkill -f "^(\S*/)?target/(debug|release)/ingest$" 2>/dev/null || true
+    # Only this checkout's binaries: another checkout's stack may run beside this one.
+    pkill -f "^($root/)?target/(debug|release)/(ingest|compact)$" 2>/dev/null || true
   fi
   for _ in $(seq 1 50); do
     listening "$port" || { echo "stopped $name"; return 0; }
