@@ -8,36 +8,21 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
-use driftless::schema::{EventSchema, JsonType, Node, Registry, SchemaVer};
+use driftless::schema::{EventSchema, JsonType, Node, Registry, SchemaError, SchemaVer};
 
 use crate::error::{CliError, Result};
 
-/// Columns every typed view carries from the lake; a property with one of these names would clash.
-pub const ENVELOPE_COLUMNS: &[&str] = &[
-    "event_id",
-    "event_type",
-    "schema_version",
-    "timestamp",
-    "client_timestamp",
-    "sent_at",
-    "received_at",
-    "anonymous_id",
-    "user_id",
-    "session_id",
-    "seq",
-    "page_url",
-    "page_referrer",
-    "page_title",
-    "locale",
-    "timezone",
-    "screen_width",
-    "screen_height",
-    "sdk_name",
-    "sdk_version",
-    "user_agent",
-    "ip",
-    "dt",
-];
+/// The columns every typed view carries from the lake: the events table's envelope columns
+/// (`driftless::record`) and its partition column. A property with one of these names would clash.
+pub fn envelope_columns() -> Vec<&'static str> {
+    crate::codegen::sql::envelope(driftless::record::EVENT_COLUMNS)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect()
+}
+
+/// The lake tables' partition column: the arrival day, `YYYY-MM-DD`.
+pub const PARTITION_COLUMN: &str = "dt";
 
 /// One broken rule, located by file and JSON pointer.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -156,25 +141,22 @@ fn read_dir_sorted(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
 }
 
 fn compile_one(rel: &str, text: &str) -> Result<EventSchema, Problem> {
-    let registry =
-        Registry::from_sources([(rel.to_string(), text.to_string())]).map_err(|e| match e {
-            driftless::Error::Schema {
-                file,
-                pointer,
-                message,
-            } => {
-                let rule = if message.contains("not valid JSON") {
-                    "json"
-                } else if pointer.is_empty() || pointer == "/$id" || message.contains("snake_case")
-                {
-                    "naming"
-                } else {
-                    "subset"
-                };
-                problem(&file, pointer, rule, message)
-            }
-            other => problem(rel, "", "subset", other.to_string()),
-        })?;
+    let registry = Registry::from_sources([(rel.to_string(), text.to_string())]).map_err(
+        |SchemaError {
+             file,
+             pointer,
+             message,
+         }| {
+            let rule = if message.contains("not valid JSON") {
+                "json"
+            } else if pointer.is_empty() || pointer == "/$id" || message.contains("snake_case") {
+                "naming"
+            } else {
+                "subset"
+            };
+            problem(&file, pointer, rule, message)
+        },
+    )?;
     let schema = registry
         .latest()
         .into_iter()
@@ -205,7 +187,7 @@ fn conventions(schema: &EventSchema, problems: &mut Vec<Problem>) {
                 format!("property {name:?} must be snake_case (a-z, 0-9, _; starting with a letter): it becomes a column of the typed views"),
             ));
         }
-        if ENVELOPE_COLUMNS.contains(&name.as_str()) {
+        if envelope_columns().contains(&name.as_str()) {
             problems.push(problem(
                 file,
                 &pointer,

@@ -11,7 +11,11 @@ pub enum CliError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Schema(#[from] driftless::Error),
+    Schema(#[from] driftless::schema::SchemaError),
+    #[error(transparent)]
+    Config(#[from] driftless::config::ConfigError),
+    #[error(transparent)]
+    Lake(#[from] driftless::lake::LakeError),
     #[error("{0}")]
     Usage(String),
 }

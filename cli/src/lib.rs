@@ -3,10 +3,9 @@
 
 pub mod check;
 pub mod codegen;
-pub mod compact;
+pub mod columns;
 pub mod error;
 pub mod lint;
-pub mod replay;
 pub mod validate;
 
 pub use error::{CliError, Result};

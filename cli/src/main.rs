@@ -5,12 +5,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use driftless::compact::s3::S3Store;
-use driftless::compact::store::LocalStore;
-use driftless::compact::{CompactConfig, Day};
-use driftless_cli::{
-    check, codegen, compact, lint, replay, validate, CliError, EXIT_FINDINGS, EXIT_USAGE,
-};
+use driftless::compact::{Compaction, OnError};
+use driftless::config::{CompactConfig, IngestConfig};
+use driftless::lake::s3::S3Store;
+use driftless::lake::store::LocalStore;
+use driftless::lake::Day;
+use driftless::replay::Replayer;
+use driftless_cli::{check, codegen, columns, lint, validate, CliError, EXIT_FINDINGS, EXIT_USAGE};
 
 #[derive(Parser)]
 #[command(name = "driftless", version, about = "Driftless schema toolchain")]
@@ -45,6 +46,11 @@ enum Command {
     },
     /// Validate NDJSON events (or quarantine records) with the ingest function's own checks.
     Validate { file: PathBuf },
+    /// The lake tables' columns (the one list the Parquet files, views and Glue tables follow).
+    Columns {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Compact a range of days (re-run or backfill), as the compaction function does.
     Compact {
         #[command(flatten)]
@@ -106,11 +112,18 @@ struct Days {
 
 impl Days {
     fn list(&self) -> driftless_cli::Result<Vec<Day>> {
-        match (&self.date, &self.from, &self.to) {
-            (Some(d), _, _) => compact::day_range(d, d),
-            (None, Some(f), Some(t)) => compact::day_range(f, t),
-            _ => Err(CliError::Usage("give --date or --from and --to".into())),
+        let (from, to) = match (&self.date, &self.from, &self.to) {
+            (Some(d), _, _) => (d, d),
+            (None, Some(f), Some(t)) => (f, t),
+            _ => return Err(CliError::Usage("give --date or --from and --to".into())),
+        };
+        let (from, to) = (Day::parse(from)?, Day::parse(to)?);
+        if to < from {
+            return Err(CliError::Usage(format!(
+                "--to {to} is before --from {from}"
+            )));
         }
+        Ok(Day::range(from, to)?)
     }
 }
 
@@ -134,7 +147,10 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("driftless: {e}");
             ExitCode::from(match e {
-                CliError::Usage(_) | CliError::Io { .. } => EXIT_USAGE as u8,
+                CliError::Usage(_)
+                | CliError::Io { .. }
+                | CliError::Config(_)
+                | CliError::Lake(_) => EXIT_USAGE as u8,
                 CliError::Schema(_) => EXIT_FINDINGS as u8,
             })
         }
@@ -224,30 +240,28 @@ fn run(cli: Cli) -> driftless_cli::Result<i32> {
             if let Some(dir) = scratch_dir {
                 cfg.scratch_dir = dir;
             }
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as i64);
+            let now = driftless::clock::now_ms();
             driftless::compact::cap_allocator_arenas();
             let report = runtime()?.block_on(async {
                 match (lake.bucket, lake.dir) {
                     (Some(bucket), _) => {
                         let aws = aws_config::load_from_env().await;
                         let store = S3Store::new(aws_sdk_s3::Client::new(&aws), bucket);
-                        compact::compact_range(&store, &cfg, &days, include_open_day, now).await
+                        compact_days(&store, &cfg, &days, include_open_day, now).await
                     }
                     (None, Some(dir)) => {
                         let store = LocalStore::new(dir);
-                        compact::compact_range(&store, &cfg, &days, include_open_day, now).await
+                        compact_days(&store, &cfg, &days, include_open_day, now).await
                     }
                     (None, None) => unreachable!("clap requires --bucket or --dir"),
                 }
-            });
+            })?;
             println!(
                 "{}",
                 serde_json::to_string_pretty(&report).unwrap_or_default()
             );
-            for (day, error) in &report.failures {
-                eprintln!("driftless compact: {day}: {error}");
+            for f in &report.failures {
+                eprintln!("driftless compact: {}/{}: {}", f.table, f.date, f.error);
             }
             Ok(if report.failures.is_empty() {
                 0
@@ -263,13 +277,13 @@ fn run(cli: Cli) -> driftless_cli::Result<i32> {
         } => {
             let days = days.list()?;
             let registry = codegen::load(&schema_dir)?;
-            let config = driftless::config::IngestConfig::from_env()?;
+            let config = IngestConfig::from_env()?;
             let stream = stream.unwrap_or_else(|| config.events_stream.clone());
             let scratch = CompactConfig::from_env()?.scratch_dir.join("replay");
             let reports = runtime()?.block_on(async {
                 let aws = aws_config::load_from_env().await;
                 let firehose = aws_sdk_firehose::Client::new(&aws);
-                let replayer = replay::Replayer {
+                let replayer = Replayer {
                     registry: &registry,
                     config: &config,
                     sink: &firehose,
@@ -295,6 +309,13 @@ fn run(cli: Cli) -> driftless_cli::Result<i32> {
             );
             Ok(0)
         }
+        Command::Columns { format } => {
+            match format {
+                Format::Text => print!("{}", columns::to_text()),
+                Format::Json => println!("{}", columns::to_json()),
+            }
+            Ok(0)
+        }
         Command::Validate { file } => {
             let registry = codegen::load(&schema_dir)?;
             let report = validate::validate_file(&registry, &file)?;
@@ -312,4 +333,19 @@ fn run(cli: Cli) -> driftless_cli::Result<i32> {
             })
         }
     }
+}
+
+/// A range of days on one store, each failure reported and the others still run.
+async fn compact_days<S: driftless::lake::store::ObjectStore>(
+    store: &S,
+    cfg: &CompactConfig,
+    days: &[Day],
+    include_open_day: bool,
+    now: i64,
+) -> driftless::lake::Result<driftless::compact::CompactionReport> {
+    Compaction::new(store, cfg, now)
+        .with_open_days(include_open_day)
+        .with_on_error(OnError::Continue)
+        .days(days)
+        .await
 }

@@ -6,7 +6,8 @@
 use std::path::Path;
 
 use driftless::config::Limits;
-use driftless::event::check_event;
+use driftless::ingest::event::check_event;
+use driftless::record::quarantine::{classify, LineKind};
 use driftless::schema::Registry;
 use serde_json::Value;
 
@@ -42,17 +43,16 @@ pub fn validate_text(registry: &Registry, file: &str, text: &str) -> Report {
                 continue;
             }
         };
-        let (event, raw_len) = match quarantined_event(&value) {
-            Some(Ok(raw)) => {
-                let len = raw.to_string().len();
-                (raw, len)
-            }
-            Some(Err(message)) => {
+        let (event, raw_len) = match classify(&value) {
+            LineKind::Quarantined { raw } => (raw, raw.to_string().len()),
+            LineKind::QuarantinedTruncated => {
                 report.invalid += 1;
-                report.problems.push(format!("{at}: {message}"));
+                report.problems.push(format!(
+                    "{at}: quarantine record without its raw event (it was too large to keep whole)"
+                ));
                 continue;
             }
-            None => (&value, line.len()),
+            LineKind::Event(event) => (event, line.len()),
         };
         match check_event(event, raw_len, registry, &limits) {
             Ok(()) => report.valid += 1,
@@ -75,18 +75,4 @@ pub fn validate_text(registry: &Registry, file: &str, text: &str) -> Report {
         }
     }
     report
-}
-
-/// The event inside a quarantine record (`reason` and `raw` fields), if `value` is one.
-fn quarantined_event(value: &Value) -> Option<Result<&Value, String>> {
-    let obj = value.as_object()?;
-    if !(obj.contains_key("reason") && obj.contains_key("raw")) {
-        return None;
-    }
-    Some(match &obj["raw"] {
-        Value::Null => {
-            Err("quarantine record without its raw event (it was too large to keep whole)".into())
-        }
-        raw => Ok(raw),
-    })
 }

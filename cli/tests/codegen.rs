@@ -70,7 +70,7 @@ fn check_fails_after_a_schema_edit_and_passes_after_regenerating() {
             codegen::TYPESCRIPT,
             codegen::DUCKDB,
             codegen::ATHENA,
-            codegen::ATHENA_VIEWS,
+            codegen::ATHENA_CATALOG,
             codegen::DOCS
         ]
     );
@@ -194,17 +194,10 @@ const DUCKDB_SCRIPT: &str = r#"
 import json, sys
 import duckdb
 
-lake, views = sys.argv[1], sys.argv[2]
+lake, views, columns = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])["tables"]["events"]
+types = {"string": "VARCHAR", "json": "VARCHAR", "timestamp": "TIMESTAMP", "int64": "BIGINT", "int32": "INTEGER"}
 con = duckdb.connect()
-con.execute("""
-CREATE TABLE raw (
-  event_id VARCHAR, event_type VARCHAR, schema_version VARCHAR,
-  "timestamp" TIMESTAMP, client_timestamp TIMESTAMP, sent_at TIMESTAMP, received_at TIMESTAMP,
-  anonymous_id VARCHAR, user_id VARCHAR, session_id VARCHAR, seq BIGINT,
-  page_url VARCHAR, page_referrer VARCHAR, page_title VARCHAR, locale VARCHAR, timezone VARCHAR,
-  screen_width INTEGER, screen_height INTEGER, sdk_name VARCHAR, sdk_version VARCHAR,
-  user_agent VARCHAR, ip VARCHAR, properties VARCHAR)
-""")
+con.execute("CREATE TABLE raw (" + ", ".join(f'"{c["name"]}" {types[c["type"]]}' for c in columns) + ")")
 rows = [
   ("checkout_completed", '{"order_id":"o-1","total":10.5,"currency":"EUR","items":[{"product_id":"p","quantity":2,"price":5.25}],"shipping_method":"express"}'),
   ("cart_item_added", '{"cart_id":"c","product_id":"p","quantity":3,"price":5.25,"currency":"EUR"}'),
@@ -212,10 +205,16 @@ rows = [
   ("page_viewed", '{"path":"/","category":"home"}'),
 ]
 for i, (event_type, props) in enumerate(rows):
-    con.execute("""INSERT INTO raw VALUES (?, ?, '1-0-0', TIMESTAMP '2026-11-28 14:30:21.950',
-      TIMESTAMP '2026-11-28 14:30:21.950', TIMESTAMP '2026-11-28 14:30:22.123', TIMESTAMP '2026-11-28 14:30:22.200',
-      'anon', NULL, 'sess', ?, 'https://shop.example/', '', 'Shop', 'de-DE', 'Europe/Berlin', 1440, 900,
-      'driftless-js', '0.1.0', 'test', NULL, ?)""", [f"e{i}", event_type, i, props])
+    values = {"event_id": f"e{i}", "event_type": event_type, "schema_version": "1-0-0",
+              "timestamp": "2026-11-28 14:30:21.950", "client_timestamp": "2026-11-28 14:30:21.950",
+              "sent_at": "2026-11-28 14:30:22.123", "received_at": "2026-11-28 14:30:22.200",
+              "anonymous_id": "anon", "session_id": "sess", "seq": i, "page_url": "https://shop.example/",
+              "page_referrer": "", "page_title": "Shop", "locale": "de-DE", "timezone": "Europe/Berlin",
+              "screen_width": 1440, "screen_height": 900, "sdk_name": "driftless-js", "sdk_version": "0.1.0",
+              "user_agent": "test", "properties": props}
+    names = ", ".join(f'"{c["name"]}"' for c in columns if c["name"] in values)
+    marks = ", ".join("?" for c in columns if c["name"] in values)
+    con.execute(f"INSERT INTO raw ({names}) VALUES ({marks})", [values[c["name"]] for c in columns if c["name"] in values])
 con.execute(f"COPY raw TO '{lake}/dt=2026-11-28/part-0.parquet' (FORMAT parquet)")
 con.execute(f"CREATE VIEW events AS SELECT * FROM read_parquet('{lake}/dt=*/*.parquet', hive_partitioning = true)")
 con.execute(open(views).read())
@@ -245,6 +244,7 @@ fn duckdb_views_return_typed_columns_from_lake_parquet() {
         .args(["-c", DUCKDB_SCRIPT])
         .arg(&lake)
         .arg(&views)
+        .arg(driftless_cli::columns::to_json().to_string())
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));

@@ -2,8 +2,8 @@
 --
 -- Typed Athena views of the lake, one per event type: the envelope columns plus one column per
 -- property of the event type's latest schema version, taken from the JSON `properties` column.
--- The stack deploys them: queries/athena/views.template.yaml holds the same views as Glue tables
--- (the nested stack AthenaViews of template.yaml). This file is their readable source; without
+-- The stack deploys them: queries/athena/catalog.template.yaml holds the same views as Glue tables
+-- (the nested stack AthenaCatalog of template.yaml). This file is their readable source; without
 -- the stack, run each statement in the Glue database that holds the `events` table (partition
 -- projection on `dt`); Athena runs one statement per query.
 --

@@ -7,9 +7,10 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use driftless::clock::SystemClock;
 use driftless::config::IngestConfig;
-use driftless::firehose::{CallFailure, RecordSink};
-use driftless::ingest::{Caller, Ingest, SystemClock};
+use driftless::ingest::firehose::{CallFailure, RecordSink};
+use driftless::ingest::{Caller, Ingest};
 use driftless::schema::Registry;
 use serde_json::{json, Value};
 

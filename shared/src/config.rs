@@ -1,8 +1,71 @@
-//! Configuration from the environment: every variable a function reads is named here, once.
+//! Configuration from the environment: every `DRIFTLESS_*` variable a function or the CLI reads
+//! is named here, once, and parsed by one reader ([`Env`]).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+/// A variable with a value that cannot be used, and what to set instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{var}: {message}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub message: String,
+}
+
+type Result<T> = std::result::Result<T, ConfigError>;
+
+/// Reads variables through a lookup function, so tests need not touch the process environment.
+pub struct Env<F> {
+    get: F,
+}
+
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    pub fn new(get: F) -> Env<F> {
+        Env { get }
+    }
+
+    /// An integer of at least `min`, or `default` when the variable is unset.
+    pub fn integer(&self, var: &'static str, default: u64, min: u64) -> Result<u64> {
+        match (self.get)(var) {
+            None => Ok(default),
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n >= min)
+                .ok_or_else(|| ConfigError {
+                    var,
+                    message: if min == 1 {
+                        format!("must be a positive integer, got {v:?}")
+                    } else {
+                        format!("must be an integer of at least {min}, got {v:?}")
+                    },
+                }),
+        }
+    }
+
+    /// A non-empty string (trimmed), `default` when unset.
+    pub fn name(&self, var: &'static str, default: &str, what: &str) -> Result<String> {
+        match (self.get)(var) {
+            None => Ok(default.to_string()),
+            Some(v) if !v.trim().is_empty() => Ok(v.trim().to_string()),
+            Some(_) => Err(ConfigError {
+                var,
+                message: format!("must name {what}"),
+            }),
+        }
+    }
+
+    /// The raw value, when set.
+    pub fn optional(&self, var: &'static str) -> Option<String> {
+        (self.get)(var)
+    }
+}
+
+/// The process environment.
+pub fn process_env() -> Env<fn(&str) -> Option<String>> {
+    Env::new(|k| std::env::var(k).ok())
+}
 
 /// What ingest does with the caller's IP address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,23 +136,11 @@ impl Default for IngestConfig {
 const MAX_EVENT_BYTES_CEILING: usize = 512 * 1024;
 
 impl IngestConfig {
-    /// Reads `DRIFTLESS_*` variables through `get`, so tests need not touch the process environment.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<IngestConfig> {
+    pub fn from_env_reader(env: &Env<impl Fn(&str) -> Option<String>>) -> Result<IngestConfig> {
         let d = IngestConfig::default();
         let dl = d.limits;
         let size = |var: &'static str, default: usize| -> Result<usize> {
-            match get(var) {
-                None => Ok(default),
-                Some(v) => v
-                    .trim()
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or(Error::Config {
-                        var,
-                        message: format!("must be a positive integer, got {v:?}"),
-                    }),
-            }
+            env.integer(var, default as u64, 1).map(|n| n as usize)
         };
         let limits = Limits {
             max_body_bytes: size("DRIFTLESS_MAX_BODY_BYTES", dl.max_body_bytes)?,
@@ -104,23 +155,27 @@ impl IngestConfig {
             max_properties: size("DRIFTLESS_MAX_PROPERTIES", dl.max_properties)?,
         };
         if limits.max_event_bytes > MAX_EVENT_BYTES_CEILING {
-            return Err(Error::Config {
+            return Err(ConfigError {
                 var: "DRIFTLESS_MAX_EVENT_BYTES",
                 message: format!("must be at most {MAX_EVENT_BYTES_CEILING}, so a quarantined event fits a Firehose record"),
             });
         }
-        let ip_policy = match get("DRIFTLESS_IP_POLICY").as_deref().map(str::trim) {
+        let ip_policy = match env
+            .optional("DRIFTLESS_IP_POLICY")
+            .as_deref()
+            .map(str::trim)
+        {
             None | Some("drop") => IpPolicy::Drop,
             Some("truncate") => IpPolicy::Truncate,
             Some("keep") => IpPolicy::Keep,
             Some(other) => {
-                return Err(Error::Config {
+                return Err(ConfigError {
                     var: "DRIFTLESS_IP_POLICY",
                     message: format!("must be drop, truncate or keep, got {other:?}"),
                 })
             }
         };
-        let allowed_origins = match get("DRIFTLESS_ALLOWED_ORIGINS") {
+        let allowed_origins = match env.optional("DRIFTLESS_ALLOWED_ORIGINS") {
             None => None,
             Some(list) if list.split(',').any(|o| o.trim() == "*") => None,
             Some(list) => Some(
@@ -130,31 +185,125 @@ impl IngestConfig {
                     .collect(),
             ),
         };
-        let stream = |var: &'static str, default: String| -> Result<String> {
-            match get(var) {
-                None => Ok(default),
-                Some(v) if !v.trim().is_empty() => Ok(v.trim().to_string()),
-                Some(_) => Err(Error::Config {
-                    var,
-                    message: "must name a delivery stream".into(),
-                }),
-            }
-        };
+        let stream = "a delivery stream";
         Ok(IngestConfig {
-            events_stream: stream("DRIFTLESS_EVENTS_STREAM", d.events_stream)?,
-            quarantine_stream: stream("DRIFTLESS_QUARANTINE_STREAM", d.quarantine_stream)?,
+            events_stream: env.name("DRIFTLESS_EVENTS_STREAM", &d.events_stream, stream)?,
+            quarantine_stream: env.name(
+                "DRIFTLESS_QUARANTINE_STREAM",
+                &d.quarantine_stream,
+                stream,
+            )?,
             allowed_origins,
             ip_policy,
             limits,
-            max_event_age: Duration::from_secs(size(
+            max_event_age: Duration::from_secs(env.integer(
                 "DRIFTLESS_MAX_EVENT_AGE_SECS",
-                d.max_event_age.as_secs() as usize,
-            )? as u64),
+                d.max_event_age.as_secs(),
+                1,
+            )?),
         })
     }
 
+    /// Reads `DRIFTLESS_*` variables through `get`.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<IngestConfig> {
+        IngestConfig::from_env_reader(&Env::new(get))
+    }
+
     pub fn from_env() -> Result<IngestConfig> {
-        IngestConfig::from_lookup(|k| std::env::var(k).ok())
+        IngestConfig::from_env_reader(&process_env())
+    }
+}
+
+const MIB: usize = 1024 * 1024;
+
+/// Compaction settings.
+#[derive(Debug, Clone)]
+pub struct CompactConfig {
+    /// The working set compaction keeps in memory; larger days spill to `scratch_dir`.
+    pub memory_budget: usize,
+    /// Parts are closed once they reach about this size.
+    pub target_file_bytes: u64,
+    /// How long after its end a day is closed (`Day::is_closed`).
+    pub close_after: Duration,
+    /// Local disk for downloads, spills and parts before upload (`/tmp` on Lambda).
+    pub scratch_dir: PathBuf,
+    /// Raw objects read at once.
+    pub read_concurrency: usize,
+}
+
+impl Default for CompactConfig {
+    fn default() -> Self {
+        CompactConfig {
+            memory_budget: 1536 * MIB,
+            target_file_bytes: 256 * MIB as u64,
+            close_after: Duration::from_secs(1800),
+            scratch_dir: std::env::temp_dir().join("driftless-compact"),
+            read_concurrency: 4,
+        }
+    }
+}
+
+impl CompactConfig {
+    pub fn from_env_reader(env: &Env<impl Fn(&str) -> Option<String>>) -> Result<CompactConfig> {
+        let d = CompactConfig::default();
+        Ok(CompactConfig {
+            memory_budget: env.integer("DRIFTLESS_MEMORY_BUDGET_MB", 1536, 16)? as usize * MIB,
+            target_file_bytes: env.integer("DRIFTLESS_TARGET_FILE_MB", 256, 1)? * MIB as u64,
+            close_after: Duration::from_secs(env.integer(
+                "DRIFTLESS_CLOSE_AFTER_SECS",
+                d.close_after.as_secs(),
+                0,
+            )?),
+            // Not set on Lambda: the temp dir is /tmp, sized by the template.
+            scratch_dir: env
+                .optional("DRIFTLESS_SCRATCH_DIR")
+                .map(PathBuf::from)
+                .unwrap_or(d.scratch_dir),
+            read_concurrency: env.integer("DRIFTLESS_READ_CONCURRENCY", 4, 1)? as usize,
+        })
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<CompactConfig> {
+        CompactConfig::from_env_reader(&Env::new(get))
+    }
+
+    pub fn from_env() -> Result<CompactConfig> {
+        CompactConfig::from_env_reader(&process_env())
+    }
+
+    /// Entry bytes buffered across partitions before they spill.
+    pub fn partition_buffer(&self) -> usize {
+        self.memory_budget / 3
+    }
+
+    /// Threads that deduplicate and sort partitions at once: the cores Lambda gives (two at
+    /// 3,008 MB), at most four.
+    pub fn sort_threads(&self) -> usize {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+    }
+
+    /// Entry bytes of one partition loaded for dedup and sort. Each sort thread holds one, with
+    /// its index and hash map (about 1.4 times the entries), and the merge's row groups come
+    /// after: a quarter of the budget for one thread, a sixth each for two.
+    pub fn partition_limit(&self) -> usize {
+        self.memory_budget / (2 * self.sort_threads() + 2)
+    }
+
+    /// Encoded row bytes of one Parquet row group, held in memory while it is written.
+    pub fn row_group_bytes(&self) -> usize {
+        (self.memory_budget / 8).clamp(MIB / 16, 128 * MIB)
+    }
+}
+
+/// The bucket of the raw objects and the lake (`DRIFTLESS_BUCKET`), which the compaction function
+/// must be given.
+pub fn lake_bucket(env: &Env<impl Fn(&str) -> Option<String>>) -> Result<String> {
+    match env.optional("DRIFTLESS_BUCKET") {
+        Some(b) if !b.trim().is_empty() => Ok(b.trim().to_string()),
+        _ => Err(ConfigError {
+            var: "DRIFTLESS_BUCKET",
+            message: "must name the bucket of the lake".into(),
+        }),
     }
 }
 
@@ -209,5 +358,33 @@ mod tests {
         );
         let err = config(&[("DRIFTLESS_IP_POLICY", "hash")]).unwrap_err();
         assert!(err.to_string().starts_with("DRIFTLESS_IP_POLICY:"));
+    }
+
+    #[test]
+    fn compact_config_reads_budget_and_sizes_and_rejects_nonsense() {
+        let cfg = CompactConfig::from_lookup(|k| match k {
+            "DRIFTLESS_MEMORY_BUDGET_MB" => Some("256".into()),
+            "DRIFTLESS_TARGET_FILE_MB" => Some("64".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(cfg.memory_budget, 256 * MIB);
+        assert_eq!(cfg.target_file_bytes, 64 * MIB as u64);
+        assert_eq!(cfg.close_after, Duration::from_secs(1800));
+        let err = CompactConfig::from_lookup(|k| {
+            (k == "DRIFTLESS_MEMORY_BUDGET_MB").then(|| "lots".into())
+        })
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "DRIFTLESS_MEMORY_BUDGET_MB: must be an integer of at least 16, got \"lots\""
+        );
+    }
+
+    #[test]
+    fn the_bucket_is_required_and_named_in_the_error() {
+        let err = lake_bucket(&Env::new(|_| None)).unwrap_err();
+        assert_eq!(err.var, "DRIFTLESS_BUCKET");
+        assert_eq!(lake_bucket(&Env::new(|_| Some(" b ".into()))).unwrap(), "b");
     }
 }

@@ -1,16 +1,18 @@
-//! Driftless core: the event model, the schema registry and validator, the ingest pipeline,
-//! Firehose packing and delivery, and compaction of the raw objects into the Parquet lake. Pure logic behind small traits at the I/O seams (a record sink
-//! and a clock); the Lambda functions in `functions/` are thin adapters around it.
+//! Driftless core: the stored records and the lake's columns ([`record`]), the schema registry and
+//! validator ([`schema`]), the ingest pipeline ([`ingest`]), the lake's layout, tables and stores
+//! ([`lake`]), compaction ([`compact`]) and replay ([`replay`]), with configuration, the clock and
+//! telemetry. Pure logic behind small traits at the I/O seams (a record sink, an object store, a
+//! clock); the Lambda functions in `functions/` and the CLI are thin adapters around it.
 
-pub mod body;
+pub mod clock;
 pub mod compact;
 pub mod config;
-pub mod error;
-pub mod event;
-pub mod firehose;
 pub mod ingest;
+pub mod lake;
+pub mod record;
+pub mod replay;
 pub mod schema;
 pub mod telemetry;
+#[cfg(test)]
+mod test_fixtures;
 pub mod timestamp;
-
-pub use error::{Error, Result};

@@ -14,7 +14,16 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use crate::error::{Error, Result};
+/// A schema file that does not compile: where, and what to change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {pointer}: {message}")]
+pub struct SchemaError {
+    pub file: String,
+    pub pointer: String,
+    pub message: String,
+}
+
+type Result<T, E = SchemaError> = std::result::Result<T, E>;
 
 /// Schemas compiled into the library at build time (see `build.rs`).
 const EMBEDDED: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/embedded_schemas.rs"));
@@ -438,7 +447,7 @@ impl Registry {
     /// Reads `dir/<event_type>/<version>.json`, for tools that work on a checkout.
     pub fn from_dir(dir: &Path) -> Result<Registry> {
         let mut sources = Vec::new();
-        let read_err = |path: &Path, e: std::io::Error| Error::Schema {
+        let read_err = |path: &Path, e: std::io::Error| SchemaError {
             file: path.display().to_string(),
             pointer: String::new(),
             message: format!("cannot be read: {e}"),
@@ -471,12 +480,12 @@ impl Registry {
 
     /// Compiles `(relative file name, JSON text)` pairs; file names are `<event_type>/<version>.json`.
     pub fn from_sources(sources: impl IntoIterator<Item = (String, String)>) -> Result<Registry> {
-        let envelope_json: Value = serde_json::from_str(ENVELOPE).map_err(|e| Error::Schema {
+        let envelope_json: Value = serde_json::from_str(ENVELOPE).map_err(|e| SchemaError {
             file: "envelope.json".into(),
             pointer: String::new(),
             message: format!("is not valid JSON: {e}"),
         })?;
-        let envelope = compile_node(&envelope_json, "", &|pointer, message| Error::Schema {
+        let envelope = compile_node(&envelope_json, "", &|pointer, message| SchemaError {
             file: "envelope.json".into(),
             pointer: pointer.into(),
             message,
@@ -549,7 +558,7 @@ pub enum Lookup<'a> {
 }
 
 fn compile_file(file: &str, text: &str) -> Result<EventSchema> {
-    let err = |pointer: &str, message: String| Error::Schema {
+    let err = |pointer: &str, message: String| SchemaError {
         file: file.to_string(),
         pointer: pointer.to_string(),
         message,
@@ -634,7 +643,11 @@ const KEYWORDS: &[&str] = &[
     "maxItems",
 ];
 
-fn compile_node(value: &Value, pointer: &str, err: &dyn Fn(&str, String) -> Error) -> Result<Node> {
+fn compile_node(
+    value: &Value,
+    pointer: &str,
+    err: &dyn Fn(&str, String) -> SchemaError,
+) -> Result<Node> {
     let Value::Object(obj) = value else {
         return Err(err(pointer, "a schema must be a JSON object".into()));
     };

@@ -32,6 +32,8 @@ pub mod names {
     /// Per scheduled run.
     pub const LAG_DAYS: &str = "LagDays";
     pub const COMPACTION_FAILURES: &str = "CompactionFailures";
+    /// A run that found another run had committed its day first (either table).
+    pub const COMMIT_CONFLICTS: &str = "CommitConflicts";
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

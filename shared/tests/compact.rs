@@ -8,14 +8,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use driftless::compact::manifest::Manifest;
-use driftless::compact::parquet_io::scan_string_column;
-use driftless::compact::store::{LocalStore, ObjectMeta, ObjectStore, Precondition};
-use driftless::compact::{
-    compact_closed_days, compact_day, CompactConfig, Day, Outcome, EVENTS, QUARANTINE,
-};
+use driftless::compact::{Compaction, CompactionReport, DayReport, Outcome};
+use driftless::config::CompactConfig;
+use driftless::lake::commit::Manifest;
+use driftless::lake::parquet::scan_string_column;
+use driftless::lake::store::{LocalStore, ObjectMeta, ObjectStore, Precondition};
+use driftless::lake::{Day, LakeError, Result, Table, EVENTS, QUARANTINE};
 use driftless::timestamp::parse_rfc3339;
-use driftless::{Error, Result};
 
 const DAY: &str = "2026-11-27";
 /// Well after the day closed.
@@ -39,6 +38,31 @@ fn temp_root(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// One table-day through the entry point every caller uses.
+async fn compact_day<S: ObjectStore>(
+    store: &S,
+    table: &'static Table,
+    day: Day,
+    cfg: &CompactConfig,
+    now: i64,
+    include_open_day: bool,
+) -> Result<DayReport> {
+    Compaction::new(store, cfg, now)
+        .with_open_days(include_open_day)
+        .table_day(table, day)
+        .await
+}
+
+/// What the schedule runs.
+async fn compact_closed_days<S: ObjectStore>(
+    store: &S,
+    cfg: &CompactConfig,
+    now: i64,
+    deadline: Instant,
+) -> Result<CompactionReport> {
+    Compaction::new(store, cfg, now).closed_days(deadline).await
 }
 
 fn config(root: &Path) -> CompactConfig {
@@ -218,7 +242,7 @@ async fn an_open_day_waits_unless_the_request_includes_it() {
     assert_eq!(r.outcome, Outcome::Committed);
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Op {
     List,
     Fetch,
@@ -227,41 +251,72 @@ enum Op {
     Delete,
 }
 
-/// A local store that fails the `nth` call of `op`: before doing it (the step did not happen)
-/// or after (the step happened, then the process died before it heard back).
+const OPS: [Op; 5] = [Op::List, Op::Fetch, Op::Upload, Op::PutSmall, Op::Delete];
+
+/// A local store that counts its calls per operation and fails the `nth` call of `op`: before
+/// doing it (the step did not happen) or after (the step happened, then the process died before
+/// it heard back). With `fault: None` it only counts, to learn the calls of a clean run.
 struct Faulty {
     inner: LocalStore,
-    op: Op,
-    nth: usize,
-    after: bool,
-    calls: Mutex<HashMap<String, usize>>,
+    fault: Option<(Op, usize, bool)>,
+    calls: Mutex<HashMap<Op, usize>>,
+    fired: AtomicUsize,
 }
 
 impl Faulty {
-    fn check(&self, op: Op, done: bool) -> Result<()> {
-        if op != self.op || done != self.after {
-            return Ok(());
+    fn new(root: &Path, fault: Option<(Op, usize, bool)>) -> Faulty {
+        Faulty {
+            inner: LocalStore::new(root),
+            fault,
+            calls: Mutex::new(HashMap::new()),
+            fired: AtomicUsize::new(0),
         }
+    }
+
+    /// Counts a call of `op` and says whether the fault is due before or after it.
+    fn enter(&self, op: Op) -> (bool, bool) {
         let mut calls = self.calls.lock().unwrap();
-        let n = calls.entry(format!("{op:?}{done}")).or_insert(0);
+        let n = calls.entry(op).or_insert(0);
         *n += 1;
-        if *n == self.nth {
-            return Err(Error::Storage {
-                operation: "injected",
-                key: format!("{op:?} #{}", self.nth),
-                message: "fault injected".into(),
-            });
+        match self.fault {
+            Some((fop, nth, after)) if fop == op && nth == *n => (!after, after),
+            _ => (false, false),
         }
-        Ok(())
+    }
+
+    fn fail(&self, op: Op) -> LakeError {
+        self.fired.fetch_add(1, Ordering::SeqCst);
+        LakeError::Storage {
+            operation: "injected",
+            key: format!("{op:?}"),
+            source: "fault injected".into(),
+        }
+    }
+
+    async fn call<T>(
+        &self,
+        op: Op,
+        inner: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let (before, after) = self.enter(op);
+        if before {
+            return Err(self.fail(op));
+        }
+        let r = inner.await?;
+        if after {
+            return Err(self.fail(op));
+        }
+        Ok(r)
+    }
+
+    fn calls(&self) -> HashMap<Op, usize> {
+        self.calls.lock().unwrap().clone()
     }
 }
 
 impl ObjectStore for Faulty {
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
-        self.check(Op::List, false)?;
-        let r = self.inner.list(prefix).await?;
-        self.check(Op::List, true)?;
-        Ok(r)
+        self.call(Op::List, self.inner.list(prefix)).await
     }
     async fn list_dirs(&self, prefix: &str) -> Result<Vec<String>> {
         self.inner.list_dirs(prefix).await
@@ -270,96 +325,99 @@ impl ObjectStore for Faulty {
         self.inner.get_small(key).await
     }
     async fn fetch(&self, key: &str, scratch: &Path) -> Result<PathBuf> {
-        self.check(Op::Fetch, false)?;
-        let r = self.inner.fetch(key, scratch).await?;
-        self.check(Op::Fetch, true)?;
-        Ok(r)
+        self.call(Op::Fetch, self.inner.fetch(key, scratch)).await
     }
     async fn upload(&self, key: &str, file: &Path) -> Result<()> {
-        self.check(Op::Upload, false)?;
-        self.inner.upload(key, file).await?;
-        self.check(Op::Upload, true)
+        self.call(Op::Upload, self.inner.upload(key, file)).await
     }
     async fn put_small(&self, key: &str, body: Vec<u8>, p: Option<Precondition>) -> Result<()> {
-        self.check(Op::PutSmall, false)?;
-        self.inner.put_small(key, body, p).await?;
-        self.check(Op::PutSmall, true)
+        self.call(Op::PutSmall, self.inner.put_small(key, body, p))
+            .await
     }
     async fn delete(&self, keys: &[String]) -> Result<()> {
-        self.check(Op::Delete, false)?;
-        self.inner.delete(keys).await?;
-        self.check(Op::Delete, true)
+        self.call(Op::Delete, self.inner.delete(keys)).await
     }
+}
+
+/// Generation 1 committed cleanly, then late objects: one with a line that is not an event (so
+/// a rejected-lines file is written too). Returns every event id the day must hold.
+async fn day_with_late_objects(root: &Path) -> HashSet<String> {
+    let mut expected = seed_day(root);
+    let store = LocalStore::new(root);
+    compact_day(&store, &EVENTS, day(), &config(root), now(), false)
+        .await
+        .unwrap();
+    let mut late: Vec<String> = (590..640).map(|i| event(i, 50)).collect();
+    late.push("not json".into());
+    expected.extend((600..640).map(|i| format!("evt-{i:06}")));
+    write_raw(root, "raw/events/2026/11/27/23/late-1", &late, true);
+    write_raw(
+        root,
+        "raw/events/2026/11/27/23/late-2",
+        &[event(700, 55)],
+        false,
+    );
+    expected.insert("evt-000700".into());
+    expected
 }
 
 #[tokio::test]
 async fn a_crash_at_any_step_then_a_rerun_leaves_every_event_exactly_once() {
-    // Calls of one run with late objects (the second generation): list raw, list lake (orphans);
-    // fetch 2 raw objects, 1 committed part, 1 part to verify; upload 1 part; put the rejected
-    // lines and the manifest; delete raw inputs.
-    let steps = [
-        (Op::List, 1),
+    // Every store call a clean run of generation 2 makes, counted: each one is then faulted,
+    // before and after it happens.
+    let root = temp_root("fault-count");
+    day_with_late_objects(&root).await;
+    let counting = Faulty::new(&root, None);
+    compact_day(&counting, &EVENTS, day(), &config(&root), now(), false)
+        .await
+        .unwrap();
+    let calls = counting.calls();
+    // list raw and lake; fetch 2 raw objects, 1 committed part and 1 part to verify; upload 1
+    // part; put the rejected lines and the manifest; delete the raw inputs.
+    let expected_calls: HashMap<Op, usize> = [
         (Op::List, 2),
-        (Op::Fetch, 1),
-        (Op::Fetch, 2),
-        (Op::Fetch, 3),
         (Op::Fetch, 4),
         (Op::Upload, 1),
-        (Op::PutSmall, 1),
         (Op::PutSmall, 2),
         (Op::Delete, 1),
-        (Op::Delete, 2),
-    ];
-    for (op, nth) in steps {
-        for after in [false, true] {
-            let root = temp_root("fault");
-            let mut expected = seed_day(&root);
-            let store = LocalStore::new(&root);
-            // Generation 1 commits cleanly; then late objects arrive, one with a line that is
-            // not an event (so a rejected-lines file is written too).
-            compact_day(&store, &EVENTS, day(), &config(&root), now(), false)
-                .await
-                .unwrap();
-            let mut late: Vec<String> = (590..640).map(|i| event(i, 50)).collect();
-            late.push("not json".into());
-            expected.extend((600..640).map(|i| format!("evt-{i:06}")));
-            write_raw(&root, "raw/events/2026/11/27/23/late-1", &late, true);
-            write_raw(
-                &root,
-                "raw/events/2026/11/27/23/late-2",
-                &[event(700, 55)],
-                false,
-            );
-            expected.insert("evt-000700".into());
+    ]
+    .into();
+    assert_eq!(calls, expected_calls, "the calls of a clean run");
 
-            let faulty = Faulty {
-                inner: LocalStore::new(&root),
-                op,
-                nth,
-                after,
-                calls: Mutex::new(HashMap::new()),
-            };
-            let first = compact_day(&faulty, &EVENTS, day(), &config(&root), now(), false).await;
-            let again = compact_day(&store, &EVENTS, day(), &config(&root), now(), false)
-                .await
-                .unwrap_or_else(|e| panic!("{op:?} #{nth} after={after}: re-run failed: {e}"));
-            let ctx = format!(
-                "{op:?} #{nth} after={after}: first={first:?} again={:?}",
-                again.outcome
-            );
-            assert!(
-                matches!(again.outcome, Outcome::Committed | Outcome::NothingToDo),
-                "{ctx}"
-            );
-            assert_exactly_once(&root, &expected);
-            assert_eq!(raw_objects(&root), 0, "{ctx}");
-            let m = manifest(&root).unwrap();
-            assert_eq!(m.generation, 2, "{ctx}");
-            assert_eq!(m.rejected_lines.len(), 1, "{ctx}");
-            assert!(
-                std::fs::read_dir(root.join("scratch")).map_or(0, |d| d.count()) == 0,
-                "{ctx}: scratch cleaned up"
-            );
+    for op in OPS {
+        for nth in 1..=calls.get(&op).copied().unwrap_or(0) {
+            for after in [false, true] {
+                let root = temp_root("fault");
+                let expected = day_with_late_objects(&root).await;
+                let store = LocalStore::new(&root);
+                let faulty = Faulty::new(&root, Some((op, nth, after)));
+                let first =
+                    compact_day(&faulty, &EVENTS, day(), &config(&root), now(), false).await;
+                let ctx = format!("{op:?} #{nth} after={after}: first={first:?}");
+                assert_eq!(
+                    faulty.fired.load(Ordering::SeqCst),
+                    1,
+                    "{ctx}: the fault fired"
+                );
+                assert!(first.is_err(), "{ctx}: the faulted run reports the fault");
+                let again = compact_day(&store, &EVENTS, day(), &config(&root), now(), false)
+                    .await
+                    .unwrap_or_else(|e| panic!("{ctx}: re-run failed: {e}"));
+                assert!(
+                    matches!(again.outcome, Outcome::Committed | Outcome::NothingToDo),
+                    "{ctx}: again={:?}",
+                    again.outcome
+                );
+                assert_exactly_once(&root, &expected);
+                assert_eq!(raw_objects(&root), 0, "{ctx}");
+                let m = manifest(&root).unwrap();
+                assert_eq!(m.generation, 2, "{ctx}");
+                assert_eq!(m.rejected_lines.len(), 1, "{ctx}");
+                assert!(
+                    std::fs::read_dir(root.join("scratch")).map_or(0, |d| d.count()) == 0,
+                    "{ctx}: scratch cleaned up"
+                );
+            }
         }
     }
 }
@@ -623,7 +681,7 @@ async fn a_scheduled_run_compacts_closed_days_of_both_tables_and_leaves_today() 
     .await
     .unwrap();
     assert!(report.failures.is_empty(), "{:?}", report.failures);
-    assert_eq!(report.lag_days, 0);
+    assert_eq!(report.lag_days, Some(0));
     let committed: Vec<_> = report
         .days
         .iter()
@@ -651,5 +709,5 @@ async fn a_scheduled_run_compacts_closed_days_of_both_tables_and_leaves_today() 
         .await
         .unwrap();
     assert_eq!(report.deferred, ["2026-11-25"]);
-    assert_eq!(report.lag_days, 3);
+    assert_eq!(report.lag_days, Some(3));
 }

@@ -1,16 +1,16 @@
-"""Checks of queries/athena/views.template.yaml, the typed Athena views as Glue tables.
+"""Checks of the typed Athena views as Glue tables, in queries/athena/catalog.template.yaml.
 
 Run: .venv/bin/python -m pytest tests/template -q
 
 `driftless codegen` generates the template next to queries/athena/views.sql; template.yaml deploys
-it as the nested stack AthenaViews. Checked here:
+it as the nested stack AthenaCatalog. Checked here:
 - one view per event type under schema/, and the same views as queries/athena/views.sql;
 - each is a Presto view (TableType VIRTUAL_VIEW, presto_view = "true", ViewExpandedText) whose
   ViewOriginalText, once CloudFormation has resolved Fn::Sub with a database name and encoded it
   with Fn::Base64, decodes the way Trino decodes it ("/* Presto View: <base64> */", then JSON) to
   the view's SELECT from views.sql, in that database;
 - every column of the SELECT, in order, in the definition's columns and in the Glue columns, with
-  types that agree with each other, with the events table of template.yaml and with the SQL;
+  types that agree with each other, with the lake's column table and with the SQL;
 - cfn-lint reports nothing.
 """
 
@@ -27,7 +27,7 @@ import pytest
 from cfn import load_cfn
 
 ROOT = Path(__file__).resolve().parents[2]
-VIEWS_TEMPLATE = ROOT / "queries" / "athena" / "views.template.yaml"
+VIEWS_TEMPLATE = ROOT / "queries" / "athena" / "catalog.template.yaml"
 VIEWS_SQL = ROOT / "queries" / "athena" / "views.sql"
 SCHEMA = ROOT / "schema"
 
@@ -51,6 +51,8 @@ def views() -> dict[str, dict]:
     out = {}
     for name, res in doc["Resources"].items():
         assert res["Type"] == "AWS::Glue::Table", name
+        if name == "EventsTable":
+            continue
         props = res["Properties"]
         assert props["DatabaseName"] == {"Ref": "GlueDatabase"}, name
         assert props["CatalogId"] == {"Ref": "AWS::AccountId"}, name
@@ -128,15 +130,14 @@ def expression_type(expr: str) -> str:
 
 
 def events_table_columns() -> dict[str, str]:
-    """Hive type of every column of the events table of template.yaml, partition key included."""
+    """Hive type of every column of the lake's events table, partition key included, from the
+    column table of shared/src/record."""
     sys.path.insert(0, str(Path(__file__).parent))
     try:
-        from test_template import load_template
+        from columns import hive_columns, lake_columns
     finally:
         sys.path.pop(0)
-    ti = load_template()["Resources"]["EventsTable"]["Properties"]["TableInput"]
-    cols = ti["StorageDescriptor"]["Columns"] + ti["PartitionKeys"]
-    return {c["Name"]: c["Type"] for c in cols}
+    return dict(hive_columns("events")) | {lake_columns()["partition"]: "string"}
 
 
 def test_one_view_per_event_type_and_the_same_views_as_the_sql(views, sql_selects):

@@ -2,8 +2,8 @@
 //! event types, schema property order, no timestamps) so that `--check` can compare bytes.
 
 mod docs;
-mod glue;
-mod sql;
+pub mod glue;
+pub mod sql;
 mod typescript;
 
 use std::path::Path;
@@ -22,8 +22,9 @@ pub struct Output {
 pub const TYPESCRIPT: &str = "sdk/src/events.generated.ts";
 pub const DUCKDB: &str = "queries/duckdb/views.sql";
 pub const ATHENA: &str = "queries/athena/views.sql";
-/// The Athena views as Glue tables: the nested stack `AthenaViews` of template.yaml.
-pub const ATHENA_VIEWS: &str = "queries/athena/views.template.yaml";
+/// The lake's Glue catalog (the events table and the typed views): the nested stack
+/// `AthenaCatalog` of template.yaml.
+pub const ATHENA_CATALOG: &str = "queries/athena/catalog.template.yaml";
 pub const DOCS: &str = "docs/events.md";
 
 /// Compiles `schema/` with the library's registry (the one the ingest function uses).
@@ -53,7 +54,7 @@ pub fn generate(registry: &Registry) -> Vec<Output> {
             contents: sql::athena(&latest),
         },
         Output {
-            path: ATHENA_VIEWS,
+            path: ATHENA_CATALOG,
             contents: glue::generate(&latest),
         },
         Output {
@@ -108,4 +109,50 @@ pub(crate) fn is_identifier(s: &str) -> bool {
     s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == '$')
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+}
+
+#[cfg(test)]
+mod tests {
+    use driftless::record::{Column, ColumnType, EVENT_COLUMNS};
+
+    use super::*;
+
+    #[test]
+    fn a_change_to_the_column_table_alone_changes_parquet_views_and_glue_together() {
+        let mut columns = EVENT_COLUMNS.to_vec();
+        columns.insert(
+            columns.len() - 1,
+            Column {
+                name: "plan_tier",
+                ty: ColumnType::Utf8,
+                required: false,
+                dictionary: true,
+                source: "plan_tier",
+                doc: "A column added for this test",
+            },
+        );
+        let registry = load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema")).unwrap();
+        let latest = registry.latest();
+
+        let parquet = driftless::lake::parquet::schema_of("events", &columns).unwrap();
+        assert!(parquet.get_fields().iter().any(|f| f.name() == "plan_tier"));
+        for sql in [
+            sql::duckdb_with(&columns, &latest),
+            sql::athena_with(&columns, &latest),
+        ] {
+            // One envelope column more in every typed view.
+            assert_eq!(sql.matches("plan_tier").count(), latest.len(), "{sql}");
+        }
+        let glue = glue::generate_with(&columns, &latest);
+        assert!(
+            glue.contains("- { Name: \"plan_tier\", Type: string"),
+            "the Glue table column"
+        );
+        // The view definitions and their Glue columns name it too.
+        assert!(glue.matches("plan_tier").count() > 2 * latest.len());
+        // And none of it without the change.
+        for out in [sql::duckdb(&latest), glue::generate(&latest)] {
+            assert!(!out.contains("plan_tier"));
+        }
+    }
 }

@@ -1,13 +1,14 @@
 //! The Lambda adapter around [`driftless::compact`]: which event asked for what, and the answer.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use driftless::compact::store::ObjectStore;
-use driftless::compact::{compact_closed_days, compact_day, CompactConfig, Day, TABLES};
-use driftless::Error;
+use driftless::compact::{Compaction, CompactionReport, OnError};
+use driftless::config::CompactConfig;
+use driftless::lake::store::ObjectStore;
+use driftless::lake::{Day, LakeError};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// Time allowed when the deadline makes no sense (`cargo lambda watch` sends its timeout where
 /// Lambda sends an epoch time): Lambda's largest timeout.
@@ -41,10 +42,10 @@ pub enum Request {
 
 /// Reads the invocation payload: an on-demand request, an EventBridge Scheduler input or an
 /// EventBridge rule's scheduled event. Anything else is an error that says what is accepted.
-pub fn parse_request(payload: &Value) -> Result<Request, Error> {
+pub fn parse_request(payload: &Value) -> Result<Request, LakeError> {
     if payload.get("date").is_some() {
         let r = OnDemand::deserialize(payload).map_err(|e| {
-            Error::InvalidRequest(format!(
+            LakeError::InvalidRequest(format!(
                 "{e}: send {{\"date\": \"YYYY-MM-DD\", \"include_open_day\": false}}"
             ))
         })?;
@@ -63,16 +64,10 @@ pub fn parse_request(payload: &Value) -> Result<Request, Error> {
             return Ok(Request::ClosedDays);
         }
     }
-    Err(Error::InvalidRequest(
+    Err(LakeError::InvalidRequest(
         "expected a schedule event (EventBridge rule or Scheduler) or {\"date\": \"YYYY-MM-DD\"}"
             .into(),
     ))
-}
-
-fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Runs one invocation. A failed day of a scheduled run is in the answer (and the
@@ -83,25 +78,28 @@ pub async fn handle<S: ObjectStore>(
     cfg: &CompactConfig,
     payload: Value,
     remaining: Duration,
-) -> Result<Value, Error> {
+    now: i64,
+) -> Result<CompactionReport, LakeError> {
     let deadline = Instant::now() + remaining;
-    let now = now_millis();
-    match parse_request(&payload)? {
+    let compaction = Compaction::new(store, cfg, now);
+    let report = match parse_request(&payload)? {
         Request::ClosedDays => {
-            let report = compact_closed_days(store, cfg, now, deadline).await?;
-            Ok(json!(report))
+            compaction
+                .with_on_error(OnError::Continue)
+                .closed_days(deadline)
+                .await?
         }
         Request::Day {
             day,
             include_open_day,
         } => {
-            let mut days = Vec::new();
-            for table in TABLES {
-                let r = compact_day(store, table, day, cfg, now, include_open_day).await?;
-                r.emit_metrics(now);
-                days.push(r);
-            }
-            Ok(json!({ "days": days }))
+            compaction
+                .with_open_days(include_open_day)
+                .with_on_error(OnError::Stop)
+                .days(&[day])
+                .await?
         }
-    }
+    };
+    report.emit_metrics(now);
+    Ok(report)
 }

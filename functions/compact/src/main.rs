@@ -1,7 +1,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use driftless::compact::s3::S3Store;
-use driftless::compact::CompactConfig;
+use driftless::config::{lake_bucket, process_env, CompactConfig};
+use driftless::lake::s3::S3Store;
 use lambda_runtime::{run, service_fn, Diagnostic, Error, LambdaEvent};
 use serde_json::Value;
 
@@ -16,9 +16,9 @@ fn main() -> Result<(), Error> {
 async fn serve() -> Result<(), Error> {
     driftless::telemetry::init_logging();
     // Built once per cold start: the configuration and the S3 client.
-    let cfg = CompactConfig::from_env()?;
-    let bucket = std::env::var("DRIFTLESS_BUCKET")
-        .map_err(|_| "DRIFTLESS_BUCKET: must name the bucket of the lake")?;
+    let env = process_env();
+    let cfg = CompactConfig::from_env_reader(&env)?;
+    let bucket = lake_bucket(&env)?;
     let aws = aws_config::load_from_env().await;
     let store = S3Store::new(aws_sdk_s3::Client::new(&aws), bucket);
     let (store, cfg) = (&store, &cfg);
@@ -27,8 +27,9 @@ async fn serve() -> Result<(), Error> {
         let remaining = deadline
             .duration_since(SystemTime::now())
             .unwrap_or(compact::FALLBACK_BUDGET);
+        let now = driftless::clock::now_ms();
         // The error's code becomes the errorType the DLQ message and the logs carry.
-        compact::handle(store, cfg, event.payload, remaining)
+        compact::handle(store, cfg, event.payload, remaining, now)
             .await
             .map_err(|e| Diagnostic {
                 error_type: e.code().to_string(),

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use compact::{handle, parse_request, Request};
-use driftless::compact::store::LocalStore;
-use driftless::compact::{CompactConfig, Day};
+use driftless::config::CompactConfig;
+use driftless::lake::store::LocalStore;
+use driftless::lake::Day;
 use serde_json::{json, Value};
 
 fn fixture(name: &str) -> Value {
@@ -78,14 +79,16 @@ async fn an_on_demand_invocation_compacts_both_tables_of_the_day() {
         ..CompactConfig::default()
     };
     let store = LocalStore::new(&root);
-    let answer = handle(
+    let report = handle(
         &store,
         &cfg,
         fixture("compact-date.json"),
         Duration::from_secs(60),
+        driftless::clock::now_ms(),
     )
     .await
     .unwrap();
+    let answer = serde_json::to_value(&report).unwrap();
     let days = answer["days"].as_array().unwrap();
     assert_eq!(days[0]["table"], "events");
     assert_eq!(days[0]["outcome"], "committed");

@@ -2,10 +2,11 @@
 //! writes as the commit point, and a day compacted through it.
 //! Needs `make stack-up` (or `make test`, which starts it).
 
-use driftless::compact::s3::S3Store;
-use driftless::compact::store::{ObjectStore, Precondition};
-use driftless::compact::{compact_day, CompactConfig, Day, Outcome, EVENTS};
-use driftless::Error;
+use driftless::compact::{Compaction, Outcome};
+use driftless::config::CompactConfig;
+use driftless::lake::s3::S3Store;
+use driftless::lake::store::{ObjectStore, Precondition};
+use driftless::lake::{Day, LakeError as Error, EVENTS};
 
 const BUCKET: &str = "driftless-local";
 
@@ -104,7 +105,9 @@ async fn a_day_compacts_through_s3_with_paginated_listings() {
         scratch_dir: scratch,
         ..CompactConfig::default()
     };
-    let r = compact_day(&store, &EVENTS, day, &cfg, 0, true)
+    let r = Compaction::new(&store, &cfg, 0)
+        .with_open_days(true)
+        .table_day(&EVENTS, day)
         .await
         .unwrap();
     assert_eq!(r.outcome, Outcome::Committed, "{r:?}");
@@ -123,7 +126,9 @@ async fn a_day_compacts_through_s3_with_paginated_listings() {
         .collect();
     assert!(keys.contains(&format!("{lake}_manifest.json")), "{keys:?}");
     assert_eq!(keys.iter().filter(|k| k.ends_with(".parquet")).count(), 1);
-    let again = compact_day(&store, &EVENTS, day, &cfg, 0, true)
+    let again = Compaction::new(&store, &cfg, 0)
+        .with_open_days(true)
+        .table_day(&EVENTS, day)
         .await
         .unwrap();
     assert_eq!(again.outcome, Outcome::NothingToDo);

@@ -2,8 +2,9 @@
 
 use std::time::{Duration, SystemTime};
 
-use driftless::firehose::RecordSink;
-use driftless::ingest::{Clock, HttpRequest, Ingest};
+use driftless::clock::Clock;
+use driftless::ingest::firehose::RecordSink;
+use driftless::ingest::{HttpRequest, Ingest};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 

@@ -1,7 +1,8 @@
 use std::time::{Duration, UNIX_EPOCH};
 
+use driftless::clock::SystemClock;
 use driftless::config::IngestConfig;
-use driftless::ingest::{Ingest, SystemClock};
+use driftless::ingest::Ingest;
 use driftless::schema::Registry;
 use lambda_http::{run, service_fn, Error, Request, RequestExt};
 

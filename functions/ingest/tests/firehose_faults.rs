@@ -13,7 +13,7 @@ use aws_sdk_firehose::types::PutRecordBatchResponseEntry;
 use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, Rule, RuleMode};
 use common::*;
 use driftless::config::{IngestConfig, Limits};
-use driftless::firehose::{
+use driftless::ingest::firehose::{
     RetryPolicy, MAX_BYTES_PER_CALL, MAX_RECORDS_PER_CALL, MAX_RECORD_BYTES,
 };
 use driftless::ingest::Ingest;

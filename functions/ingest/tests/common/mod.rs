@@ -6,11 +6,12 @@ use std::io::Write;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
+use driftless::clock::{Clock, FixedClock};
 use driftless::config::IngestConfig;
-use driftless::firehose::{CallFailure, RecordSink};
-use driftless::ingest::{Clock, Ingest};
+use driftless::ingest::firehose::{CallFailure, RecordSink};
+use driftless::ingest::Ingest;
 use driftless::schema::Registry;
-use driftless::timestamp::{parse_rfc3339, EpochMillis};
+use driftless::timestamp::parse_rfc3339;
 use lambda_http::http::{HeaderName, HeaderValue, Method};
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
@@ -107,14 +108,6 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     enc.write_all(data).expect("gzip");
     enc.finish().expect("gzip")
-}
-
-pub struct FixedClock(pub EpochMillis);
-
-impl Clock for FixedClock {
-    fn now_ms(&self) -> EpochMillis {
-        self.0
-    }
 }
 
 pub fn fixed_clock() -> FixedClock {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::error::{Error, Result};
+use super::error::{IngestError as Error, Result};
 
 /// Largest record Firehose takes (1,000 KiB, before base64).
 pub const MAX_RECORD_BYTES: usize = 1_000 * 1024;

@@ -2,13 +2,13 @@
 
 use std::path::{Path, PathBuf};
 
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use tokio::io::AsyncWriteExt;
 
+use super::error::{BoxError, LakeError as Error, Result};
 use super::store::{ObjectMeta, ObjectStore, Precondition};
-use crate::{Error, Result};
 
 /// One bucket through a shared S3 client (built once per cold start).
 #[derive(Debug, Clone)]
@@ -22,15 +22,11 @@ fn status<E>(e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> Option<
     e.raw_response().map(|r| r.status().as_u16())
 }
 
-fn storage<E: std::error::Error + 'static>(
-    operation: &'static str,
-    key: &str,
-    e: SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
-) -> Error {
+fn storage(operation: &'static str, key: &str, e: impl Into<BoxError>) -> Error {
     Error::Storage {
         operation,
         key: key.to_string(),
-        message: DisplayErrorContext(e).to_string(),
+        source: e.into(),
     }
 }
 
@@ -47,6 +43,25 @@ impl S3Store {
     pub fn with_page_size(mut self, page_size: i32) -> S3Store {
         self.page_size = page_size;
         self
+    }
+
+    /// The object, or `None` if there is no such key.
+    async fn get_object(
+        &self,
+        key: &str,
+    ) -> Result<Option<aws_sdk_s3::operation::get_object::GetObjectOutput>> {
+        match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(out)),
+            Err(e) if status(&e) == Some(404) || e.code() == Some("NoSuchKey") => Ok(None),
+            Err(e) => Err(storage("get", key, e)),
+        }
     }
 
     /// Every page of a listing of `prefix`, optionally with `/` as the delimiter.
@@ -104,58 +119,30 @@ impl ObjectStore for S3Store {
     }
 
     async fn get_small(&self, key: &str) -> Result<Option<(Vec<u8>, String)>> {
-        let out = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(e) if status(&e) == Some(404) || e.code() == Some("NoSuchKey") => return Ok(None),
-            Err(e) => return Err(storage("get", key, e)),
+        let Some(out) = self.get_object(key).await? else {
+            return Ok(None);
         };
         let etag = out.e_tag().unwrap_or_default().to_string();
-        let body = out.body.collect().await.map_err(|e| Error::Storage {
-            operation: "get",
-            key: key.to_string(),
-            message: e.to_string(),
-        })?;
+        let body = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| storage("get", key, e))?;
         Ok(Some((body.to_vec(), etag)))
     }
 
     async fn fetch(&self, key: &str, scratch: &Path) -> Result<PathBuf> {
-        let out = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(e) if status(&e) == Some(404) || e.code() == Some("NoSuchKey") => {
-                return Err(Error::ObjectMissing {
-                    key: key.to_string(),
-                })
-            }
-            Err(e) => return Err(storage("get", key, e)),
+        let Some(out) = self.get_object(key).await? else {
+            return Err(Error::ObjectMissing {
+                key: key.to_string(),
+            });
         };
-        let local = |e: std::io::Error| Error::Storage {
-            operation: "get",
-            key: key.to_string(),
-            message: format!("writing {}: {e}", scratch.display()),
-        };
+        let local = |e: std::io::Error| storage("get", key, Error::io(scratch.display(), e));
         // Streamed to disk: a Firehose object can be 128 MiB, and several are read at once.
         let mut file = tokio::fs::File::create(scratch).await.map_err(local)?;
         let mut body = out.body;
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| Error::Storage {
-                operation: "get",
-                key: key.to_string(),
-                message: e.to_string(),
-            })?;
+            let chunk = chunk.map_err(|e| storage("get", key, e))?;
             file.write_all(&chunk).await.map_err(local)?;
         }
         file.flush().await.map_err(local)?;
@@ -165,11 +152,7 @@ impl ObjectStore for S3Store {
     async fn upload(&self, key: &str, file: &Path) -> Result<()> {
         let body = ByteStream::from_path(file)
             .await
-            .map_err(|e| Error::Storage {
-                operation: "put",
-                key: key.to_string(),
-                message: e.to_string(),
-            })?;
+            .map_err(|e| storage("put", key, e))?;
         self.client
             .put_object()
             .bucket(&self.bucket)
@@ -219,20 +202,12 @@ impl ObjectStore for S3Store {
                 .iter()
                 .map(|k| ObjectIdentifier::builder().key(k).build())
                 .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|e| Error::Storage {
-                    operation: "delete",
-                    key: chunk[0].clone(),
-                    message: e.to_string(),
-                })?;
+                .map_err(|e| storage("delete", &chunk[0].clone(), e))?;
             let delete = Delete::builder()
                 .set_objects(Some(objects))
                 .quiet(true)
                 .build()
-                .map_err(|e| Error::Storage {
-                    operation: "delete",
-                    key: chunk[0].clone(),
-                    message: e.to_string(),
-                })?;
+                .map_err(|e| storage("delete", &chunk[0].clone(), e))?;
             let out = self
                 .client
                 .delete_objects()
@@ -242,15 +217,15 @@ impl ObjectStore for S3Store {
                 .await
                 .map_err(|e| storage("delete", &chunk[0], e))?;
             if let Some(err) = out.errors().first() {
-                return Err(Error::Storage {
-                    operation: "delete",
-                    key: err.key().unwrap_or_default().to_string(),
-                    message: format!(
+                return Err(storage(
+                    "delete",
+                    err.key().unwrap_or_default(),
+                    format!(
                         "{}: {}",
                         err.code().unwrap_or("error"),
                         err.message().unwrap_or_default()
                     ),
-                });
+                ));
             }
         }
         Ok(())

@@ -1,37 +1,35 @@
-//! `driftless replay`: after a schema fix, re-validate the quarantined events of a date range
-//! with the current schemas and forward the ones that now pass to the events stream. Nothing is
-//! removed from quarantine; a replayed event that reaches the lake twice (replayed twice, or
-//! also delivered by a client retry) is deduplicated there by its `event_id`.
+//! Replay: after a schema fix, re-validate the quarantined events of some days with the current
+//! schemas and forward the ones that now pass to the events stream. Nothing is removed from
+//! quarantine; a replayed event that reaches the lake twice (replayed twice, or also delivered by
+//! a client retry) is deduplicated there by its `event_id`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::BufRead;
 use std::path::Path;
 use std::time::Duration;
 
-use driftless::compact::parquet_io::read_rows;
-use driftless::compact::store::ObjectStore;
-use driftless::compact::table::{Cell, RowRef};
-use driftless::compact::{open_ndjson, Day, QUARANTINE};
-use driftless::config::IngestConfig;
-use driftless::event::{check_event, write_record, RequestContext};
-use driftless::firehose::{deliver, RecordPacker, RecordSink, RetryPolicy};
-use driftless::schema::Registry;
-use driftless::timestamp::format_rfc3339;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::{CliError, Result};
-
-// Quarantine columns, in `QUARANTINE`'s order.
-const RECEIVED_AT: usize = 1;
-const SENT_AT: usize = 2;
-const USER_AGENT: usize = 8;
-const IP: usize = 9;
-const RAW: usize = 10;
+use crate::config::IngestConfig;
+use crate::ingest::enrich::RequestContext;
+use crate::ingest::event::check_event;
+use crate::ingest::firehose::{deliver, RecordPacker, RecordSink, RetryPolicy};
+use crate::lake::commit::Manifest;
+use crate::lake::parquet::read_rows;
+use crate::lake::raw::{open_ndjson, trim_line_ending};
+use crate::lake::store::ObjectStore;
+use crate::lake::{Day, LakeError, Result, QUARANTINE};
+use crate::record::cells::{OwnedRow, RowRef};
+use crate::record::quarantine::QuarantinedEvent;
+use crate::record::QUARANTINE_COLUMNS;
+use crate::schema::Registry;
+use crate::timestamp::format_rfc3339;
 
 /// Events forwarded per delivery: a few Firehose calls' worth, so memory stays small.
 const LINES_PER_DELIVERY: usize = 5_000;
 
+/// What replay did with one day's quarantine.
 #[derive(Debug, Default, Serialize)]
 pub struct DayReplay {
     pub date: String,
@@ -45,54 +43,44 @@ pub struct DayReplay {
     pub not_replayable: u64,
 }
 
-/// Re-validates and forwards one day's quarantine.
+/// Re-validates and forwards quarantined events, as a builder over its collaborators.
 pub struct Replayer<'a, S> {
     pub registry: &'a Registry,
     pub config: &'a IngestConfig,
     pub sink: &'a S,
     pub stream: &'a str,
+    /// Count what would be forwarded; send nothing.
     pub dry_run: bool,
 }
 
 impl<S: RecordSink> Replayer<'_, S> {
     fn check(&self, row: RowRef<'_>, packer: &mut RecordPacker, report: &mut DayReplay) {
         report.read += 1;
-        let Cell::Str(raw) = row.cell(RAW) else {
+        let Some(q) = QuarantinedEvent::from_row(&row) else {
             report.not_replayable += 1;
             return;
         };
-        let Ok(event) = serde_json::from_slice::<Value>(raw) else {
+        let Some(Ok(event)) = q.raw.map(serde_json::from_slice::<Value>) else {
             report.not_replayable += 1;
             return;
         };
-        let text = |c: usize| match row.cell(c) {
-            Cell::Str(s) => std::str::from_utf8(s).ok(),
-            _ => None,
-        };
-        let Cell::Int(received_at) = row.cell(RECEIVED_AT) else {
-            report.not_replayable += 1;
-            return;
-        };
-        let sent_at = match row.cell(SENT_AT) {
-            Cell::Int(t) => t,
-            _ => received_at,
-        };
-        let sent_at_raw = format_rfc3339(sent_at);
-        match check_event(&event, raw.len(), self.registry, &self.config.limits) {
+        let raw_len = q.raw.map_or(0, <[u8]>::len);
+        match check_event(&event, raw_len, self.registry, &self.config.limits) {
             Ok(()) => {
                 let Value::Object(map) = &event else { return };
                 // The event keeps the request it came in: its receive time, user agent and the
                 // address as the IP policy already stored it.
+                let sent_at_raw = format_rfc3339(q.sent_at);
                 let ctx = RequestContext {
-                    received_at,
-                    sent_at,
+                    received_at: q.received_at,
+                    sent_at: q.sent_at,
                     sent_at_raw: &sent_at_raw,
-                    ip: text(IP).map(str::to_string),
-                    user_agent: text(USER_AGENT),
+                    ip: q.ip.map(str::to_string),
+                    user_agent: q.user_agent,
                     max_event_age_ms: self.config.max_event_age.as_millis() as i64,
                 };
-                let mut line = Vec::with_capacity(raw.len() + 256);
-                write_record(&mut line, map, &ctx);
+                let mut line = Vec::with_capacity(raw_len + 256);
+                crate::record::event::write(&mut line, map, &ctx.server_fields(map));
                 packer.push_line(&line);
                 report.forwarded += 1;
             }
@@ -121,7 +109,11 @@ impl<S: RecordSink> Replayer<'_, S> {
             deadline,
             &RetryPolicy::default(),
         )
-        .await?;
+        .await
+        .map_err(|e| LakeError::Forward {
+            stream: self.stream.to_string(),
+            source: Box::new(e),
+        })?;
         Ok(())
     }
 
@@ -140,7 +132,7 @@ impl<S: RecordSink> Replayer<'_, S> {
     }
 
     /// Replays `day`: its committed quarantine parts, then its raw quarantine objects that no
-    /// manifest lists yet.
+    /// commit covers yet.
     async fn replay_day<T: ObjectStore>(
         &self,
         store: &T,
@@ -152,15 +144,9 @@ impl<S: RecordSink> Replayer<'_, S> {
             ..DayReplay::default()
         };
         let mut packer = RecordPacker::default();
-        let lake = day.lake_prefix(&QUARANTINE);
-        let manifest: Option<driftless::compact::manifest::Manifest> =
-            match store.get_small(&format!("{lake}_manifest.json")).await? {
-                Some((body, _)) => Some(serde_json::from_slice(&body).map_err(|e| {
-                    CliError::Usage(format!("{lake}_manifest.json is not a manifest: {e}"))
-                })?),
-                None => None,
-            };
-        std::fs::create_dir_all(scratch).map_err(|e| CliError::io(scratch, e))?;
+        let committed = Manifest::load(store, &QUARANTINE, day).await?;
+        let manifest = committed.as_ref().map(|c| &c.manifest);
+        std::fs::create_dir_all(scratch).map_err(|e| LakeError::io(scratch.display(), e))?;
         let local = scratch.join("replay.tmp");
         for part in manifest.iter().flat_map(|m| m.parts.iter()) {
             let path = store.fetch(&part.key, &local).await?;
@@ -169,50 +155,35 @@ impl<S: RecordSink> Replayer<'_, S> {
             })?;
             self.flush(&mut packer, false).await?;
         }
-        let committed: std::collections::HashSet<&str> = manifest
+        let covered: HashSet<&str> = manifest
             .iter()
             .flat_map(|m| m.inputs.iter().map(|i| i.key.as_str()))
             .collect();
-        let mut row = Vec::new();
-        let mut offsets = Vec::new();
+        let mut row = OwnedRow::default();
         for object in store.list(&day.raw_prefix(&QUARANTINE)).await? {
-            if committed.contains(object.key.as_str()) {
+            if covered.contains(object.key.as_str()) {
                 continue;
             }
             let path = store.fetch(&object.key, &local).await?;
-            let mut lines = open_ndjson(&path).map_err(|e| CliError::io(&path, e))?;
+            let io = |e| LakeError::io(path.display(), e);
+            let mut lines = open_ndjson(&path).map_err(io)?;
             let mut line = Vec::new();
-            loop {
-                line.clear();
-                if lines
-                    .read_until(b'\n', &mut line)
-                    .map_err(|e| CliError::io(&path, e))?
-                    == 0
-                {
-                    break;
-                }
-                row.clear();
-                let text = line.strip_suffix(b"\n").unwrap_or(&line);
-                if QUARANTINE.parse_line(text, &mut row).is_err() {
-                    report.read += 1;
-                    report.not_replayable += 1;
+            while lines.read_until(b'\n', &mut line).map_err(io)? > 0 {
+                let text = trim_line_ending(&line);
+                if text.iter().all(u8::is_ascii_whitespace) {
+                    line.clear();
                     continue;
                 }
-                offsets.clear();
-                driftless::compact::table::index_cells(
-                    &row,
-                    0,
-                    QUARANTINE.columns.len(),
-                    &mut offsets,
-                );
-                self.check(
-                    RowRef {
-                        buf: &row,
-                        offsets: &offsets,
-                    },
-                    &mut packer,
-                    &mut report,
-                );
+                match row.fill(QUARANTINE_COLUMNS.len(), |buf| {
+                    QUARANTINE.parse_line(text, buf)
+                }) {
+                    Ok(parsed) => self.check(parsed, &mut packer, &mut report),
+                    Err(_) => {
+                        report.read += 1;
+                        report.not_replayable += 1;
+                    }
+                }
+                line.clear();
             }
             self.flush(&mut packer, false).await?;
         }

@@ -4,6 +4,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::error::{LakeError, Result};
+use super::layout::Day;
+use super::store::{ObjectStore, Precondition};
+use super::table::Table;
+
 /// Bumped when a reader of an older format could misread a newer one.
 pub const FORMAT: u32 = 1;
 
@@ -85,4 +90,54 @@ pub struct RunReport {
     pub completeness_percent: Option<f64>,
     pub expected_events: u64,
     pub received_events: u64,
+}
+
+/// A day's commit record as read, with the ETag its next commit must match.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    pub manifest: Manifest,
+    pub etag: String,
+}
+
+impl Manifest {
+    /// The day's commit record, if the day has one.
+    pub async fn load<S: ObjectStore>(
+        store: &S,
+        table: &Table,
+        day: Day,
+    ) -> Result<Option<Committed>> {
+        let key = day.manifest_key(table);
+        let Some((body, etag)) = store.get_small(&key).await? else {
+            return Ok(None);
+        };
+        let manifest = serde_json::from_slice(&body).map_err(|e| LakeError::Storage {
+            operation: "read manifest",
+            key,
+            source: Box::new(e),
+        })?;
+        Ok(Some(Committed { manifest, etag }))
+    }
+
+    /// Writes the record on the condition that the day's record is still `previous` (or that
+    /// there is none): the commit point. Fails with [`LakeError::PreconditionFailed`] when
+    /// another run committed first.
+    pub async fn commit<S: ObjectStore>(
+        &self,
+        store: &S,
+        table: &Table,
+        day: Day,
+        previous: Option<&Committed>,
+    ) -> Result<()> {
+        let key = day.manifest_key(table);
+        let body = serde_json::to_vec_pretty(self).map_err(|e| LakeError::Storage {
+            operation: "write manifest",
+            key: key.clone(),
+            source: Box::new(e),
+        })?;
+        let precondition = match previous {
+            Some(c) => Precondition::Matches(c.etag.clone()),
+            None => Precondition::Absent,
+        };
+        store.put_small(&key, body, Some(precondition)).await
+    }
 }

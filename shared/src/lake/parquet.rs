@@ -11,39 +11,29 @@ use bytes::Bytes;
 use parquet::basic::{Compression, LogicalType, Repetition, TimeUnit, Type as Physical, ZstdLevel};
 use parquet::column::reader::{get_typed_column_reader, ColumnReader};
 use parquet::data_type::{ByteArray, ByteArrayType, Int32Type, Int64Type};
+use parquet::errors::ParquetError;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::{ColumnPath, Type};
 
-use super::spill::{fnv1a, RowSink};
-use super::table::{index_cells, push_cell, read_cell, Cell, ColumnType, RowRef, Table};
-use crate::{Error, Result};
+use super::error::{LakeError as Error, Result};
+pub use super::fingerprint::Fingerprint;
+use super::table::Table;
+use crate::record::cells::{index_cells, push_cell, read_cell, Cell, RowRef, STR_HEADER};
+use crate::record::{Column, ColumnType};
 
-fn parquet_err(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Parquet {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    }
+/// Where rows go in output order: a Parquet writer, or a test's collector.
+pub trait RowSink {
+    fn push(&mut self, row: RowRef<'_>) -> io::Result<()>;
 }
 
-/// Row count and an order-independent checksum of the key column (sum of FNV-1a hashes), the
-/// pair a part is verified against after upload.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Fingerprint {
-    pub rows: u64,
-    pub checksum: u64,
+fn parquet_err(path: &Path, e: parquet::errors::ParquetError) -> Error {
+    Error::parquet(path.display(), e)
 }
 
-impl Fingerprint {
-    fn add(&mut self, key: &[u8]) {
-        self.rows += 1;
-        self.checksum = self.checksum.wrapping_add(fnv1a(key));
-    }
-
-    pub fn checksum_hex(&self) -> String {
-        format!("{:016x}", self.checksum)
-    }
+fn io_err(path: &Path, e: io::Error) -> Error {
+    Error::io(path.display(), e)
 }
 
 /// A part written to local disk, ready to upload.
@@ -54,14 +44,16 @@ pub struct LocalPart {
     pub fingerprint: Fingerprint,
 }
 
-fn schema(table: &Table) -> Result<Arc<Type>> {
-    let group = table
-        .columns
+/// The Parquet schema of a table's data files, from its column list.
+pub fn schema_of(name: &str, columns: &[Column]) -> Result<Arc<Type>> {
+    let group = columns
         .iter()
         .map(|c| {
             let (physical, logical) = match c.ty {
-                ColumnType::Utf8 => (Physical::BYTE_ARRAY, Some(LogicalType::String)),
-                ColumnType::TimestampMillis => (
+                ColumnType::Utf8 | ColumnType::Json => {
+                    (Physical::BYTE_ARRAY, Some(LogicalType::String))
+                }
+                ColumnType::Timestamp => (
                     Physical::INT64,
                     Some(LogicalType::timestamp(true, TimeUnit::MILLIS)),
                 ),
@@ -85,7 +77,7 @@ fn schema(table: &Table) -> Result<Arc<Type>> {
                 .with_fields(fields)
                 .build()
         })
-        .map_err(|e| parquet_err(Path::new(table.name), e))?;
+        .map_err(|e| parquet_err(Path::new(name), e))?;
     Ok(Arc::new(group))
 }
 
@@ -135,7 +127,7 @@ impl<'t> PartWriter<'t> {
             name: name.to_string(),
             target_bytes,
             row_group_bytes,
-            schema: schema(table)?,
+            schema: schema_of(table.name, table.columns)?,
             props: Arc::new(properties(table)),
             open: None,
             rows: Vec::new(),
@@ -151,7 +143,7 @@ impl<'t> PartWriter<'t> {
             let path = self
                 .dir
                 .join(format!("{}-{:04}.parquet", self.name, self.done.len()));
-            let file = File::create(&path).map_err(|e| parquet_err(&path, e))?;
+            let file = File::create(&path).map_err(|e| io_err(&path, e))?;
             let w = SerializedFileWriter::new(file, self.schema.clone(), self.props.clone())
                 .map_err(|e| parquet_err(&path, e))?;
             self.open = Some((path, w, Fingerprint::default()));
@@ -172,7 +164,7 @@ impl<'t> PartWriter<'t> {
         if let Some((path, writer, fingerprint)) = self.open.take() {
             writer.close().map_err(|e| parquet_err(&path, e))?;
             let bytes = std::fs::metadata(&path)
-                .map_err(|e| parquet_err(&path, e))?
+                .map_err(|e| io_err(&path, e))?
                 .len();
             self.done.push(LocalPart {
                 path,
@@ -264,12 +256,12 @@ impl BackgroundWriter {
         self.tx = None;
         let parts = match self.handle.take().map(std::thread::JoinHandle::join) {
             Some(Ok(parts)) => parts,
-            Some(Err(_)) | None => Err(Error::Parquet {
-                path: "parquet writer".into(),
-                message: "the writer thread panicked".into(),
-            }),
+            Some(Err(_)) | None => Err(parquet_err(
+                Path::new("parquet writer"),
+                ParquetError::General("the writer thread panicked".into()),
+            )),
         }?;
-        sent.map_err(|e| parquet_err(Path::new("parquet writer"), e))?;
+        sent.map_err(|e| io_err(Path::new("parquet writer"), e))?;
         Ok(parts)
     }
 }
@@ -307,8 +299,8 @@ fn transpose(table: &Table, buf: &Bytes, fingerprint: &mut Fingerprint) -> Vec<G
         .iter()
         .map(|c| Gathered {
             values: match c.ty {
-                ColumnType::Utf8 => Values::Bytes(Vec::with_capacity(estimate)),
-                ColumnType::TimestampMillis | ColumnType::Int64 => {
+                ColumnType::Utf8 | ColumnType::Json => Values::Bytes(Vec::with_capacity(estimate)),
+                ColumnType::Timestamp | ColumnType::Int64 => {
                     Values::Int64(Vec::with_capacity(estimate))
                 }
                 ColumnType::Int32 => Values::Int32(Vec::with_capacity(estimate)),
@@ -329,7 +321,9 @@ fn transpose(table: &Table, buf: &Bytes, fingerprint: &mut Fingerprint) -> Vec<G
             // A null, or a value of another kind (which the parsers never write), is absent.
             let present = match (&mut column.values, cell) {
                 (Values::Bytes(v), Cell::Str(s)) => {
-                    v.push(ByteArray::from(buf.slice(pos + 5..pos + 5 + s.len())));
+                    v.push(ByteArray::from(
+                        buf.slice(pos + STR_HEADER..pos + STR_HEADER + s.len()),
+                    ));
                     true
                 }
                 (Values::Int64(v), Cell::Int(x)) => {
@@ -380,7 +374,7 @@ pub fn scan_string_column(
     column: usize,
     mut f: impl FnMut(&[u8]),
 ) -> Result<Fingerprint> {
-    let file = File::open(path).map_err(|e| parquet_err(path, e))?;
+    let file = File::open(path).map_err(|e| io_err(path, e))?;
     let reader = SerializedFileReader::new(file).map_err(|e| parquet_err(path, e))?;
     let mut fp = Fingerprint::default();
     let mut values: Vec<ByteArray> = Vec::with_capacity(8192);
@@ -394,7 +388,7 @@ pub fn scan_string_column(
         if !matches!(col, ColumnReader::ByteArrayColumnReader(_)) {
             return Err(parquet_err(
                 path,
-                format!("column {column} is not a string"),
+                ParquetError::General(format!("column {column} is not a string")),
             ));
         }
         let mut col = get_typed_column_reader::<ByteArrayType>(col);
@@ -432,7 +426,9 @@ pub fn scan_string_column(
         if seen != expected {
             return Err(parquet_err(
                 path,
-                format!("row group {g} has {expected} rows but {seen} values were read"),
+                ParquetError::General(format!(
+                    "row group {g} has {expected} rows but {seen} values were read"
+                )),
             ));
         }
     }
@@ -448,7 +444,7 @@ enum ColumnValues {
 /// Calls `f` with every row of a local Parquet file written for `table`, in the row encoding.
 /// Holds one row group in memory at a time (the writer bounds row groups by the memory budget).
 pub fn read_rows(path: &Path, table: &Table, mut f: impl FnMut(RowRef<'_>)) -> Result<u64> {
-    let file = File::open(path).map_err(|e| parquet_err(path, e))?;
+    let file = File::open(path).map_err(|e| io_err(path, e))?;
     let reader = SerializedFileReader::new(file).map_err(|e| parquet_err(path, e))?;
     let ncols = table.columns.len();
     let mut total = 0u64;
@@ -483,7 +479,10 @@ pub fn read_rows(path: &Path, table: &Table, mut f: impl FnMut(RowRef<'_>)) -> R
                 _ => {
                     return Err(parquet_err(
                         path,
-                        format!("column {c} has a type {} does not write", table.name),
+                        ParquetError::General(format!(
+                            "column {c} has a type {} does not write",
+                            table.name
+                        )),
                     ))
                 }
             };
@@ -518,8 +517,8 @@ pub fn read_rows(path: &Path, table: &Table, mut f: impl FnMut(RowRef<'_>)) -> R
 
 #[cfg(test)]
 mod tests {
-    use super::super::table::EVENTS;
     use super::*;
+    use crate::lake::table::EVENTS;
 
     #[test]
     fn parts_roll_at_the_target_size_and_read_back_with_their_fingerprint() {

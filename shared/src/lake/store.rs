@@ -6,7 +6,7 @@ use std::future::Future;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::{Error, Result};
+use super::error::{LakeError as Error, Result};
 
 /// A listed object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,17 +66,17 @@ pub struct LocalStore {
     root: PathBuf,
 }
 
-fn io_err(operation: &'static str, key: &str, e: impl std::fmt::Display) -> Error {
+fn io_err(operation: &'static str, key: &str, e: std::io::Error) -> Error {
     Error::Storage {
         operation,
         key: key.to_string(),
-        message: e.to_string(),
+        source: Box::new(e),
     }
 }
 
 /// A content hash stands in for S3's ETag.
 fn etag(bytes: &[u8]) -> String {
-    format!("{:016x}", super::spill::fnv1a(bytes))
+    format!("{:016x}", super::fingerprint::fnv1a(bytes))
 }
 
 impl LocalStore {

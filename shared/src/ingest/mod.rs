@@ -3,6 +3,18 @@
 //!
 //! It knows nothing of Lambda: the function crate turns its request into an [`HttpRequest`] and
 //! the [`HttpResponse`] back, so tests drive the real service with a fixed clock and any sink.
+//!
+//! - [`body`]: media types, size limits, gzip with a cap.
+//! - [`event`]: one event's verdict (envelope, limits, schema).
+//! - [`enrich`]: the server's fields of a valid event (receive time, skew, caller).
+//! - [`firehose`]: packing lines into records and delivering them with retries.
+//! - [`error`]: ingest's errors and their HTTP mapping.
+
+pub mod body;
+pub mod enrich;
+pub mod error;
+pub mod event;
+pub mod firehose;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -12,21 +24,19 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::body::decode_body;
+use crate::clock::{Clock, SystemClock};
 use crate::config::IngestConfig;
-use crate::error::{Error, Result};
-use crate::event::{
-    apply_ip_policy, check_event, write_record, QuarantineRecord, RejectReason, RequestContext,
-};
-use crate::firehose::{deliver, DeliveryReport, RecordPacker, RecordSink, RetryPolicy};
+use crate::record::quarantine::{QuarantineRecord, RejectReason};
 use crate::schema::{FieldError, Registry};
 use crate::telemetry::{names, MetricSet, Unit};
 use crate::timestamp::{format_rfc3339, parse_rfc3339, EpochMillis};
+use body::decode_body;
+use enrich::{apply_ip_policy, RequestContext};
+pub use error::{IngestError, Result};
+use event::check_event;
+use firehose::{deliver, DeliveryReport, RecordPacker, RecordSink, RetryPolicy};
 
-/// Quarantined events larger than this keep only their first [`QUARANTINE_PREFIX_BYTES`], so a
-/// quarantine line always fits one Firehose record.
-const QUARANTINE_RAW_MAX_BYTES: usize = 256 * 1024;
-const QUARANTINE_PREFIX_BYTES: usize = 64 * 1024;
+type Error = IngestError;
 
 /// The parts of an HTTP request that ingest reads.
 #[derive(Debug, Clone, Default)]
@@ -45,22 +55,6 @@ pub struct HttpResponse {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
     pub body: String,
-}
-
-/// The server's clock, injected so tests can fix `received_at`.
-pub trait Clock: Send + Sync {
-    fn now_ms(&self) -> EpochMillis;
-}
-
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now_ms(&self) -> EpochMillis {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as EpochMillis)
-            .unwrap_or(0)
-    }
 }
 
 /// One rejected event, as the response lists it.
@@ -256,7 +250,7 @@ impl<S: RecordSink, C: Clock> Ingest<S, C> {
             serde_json::error::Category::Data => Error::NotABatch(format!(
                 "{e}: send {{\"sent_at\": \"<RFC 3339>\", \"events\": [...]}}"
             )),
-            _ => Error::MalformedJson(e.to_string()),
+            _ => Error::MalformedJson(e),
         })?;
         let sent_at_raw = match batch.sent_at.map(|raw| serde_json::from_str::<Cow<'_, str>>(raw.get())) {
             Some(Ok(s)) => s,
@@ -301,7 +295,7 @@ impl<S: RecordSink, C: Clock> Ingest<S, C> {
             line.clear();
             match (verdict, parsed) {
                 (Ok(()), Ok(Value::Object(event))) => {
-                    write_record(&mut line, &event, &ctx);
+                    crate::record::event::write(&mut line, &event, &ctx.server_fields(&event));
                     events.push_line(&line);
                     out.accepted += 1;
                 }
@@ -318,24 +312,21 @@ impl<S: RecordSink, C: Clock> Ingest<S, C> {
                             .and_then(|v| v.get(k))
                             .and_then(Value::as_str)
                     };
-                    write_quarantine_line(
-                        &mut line,
-                        QuarantineRecord {
-                            received_at: received_at_text.clone(),
-                            sent_at: &sent_at_raw,
-                            index,
-                            event_id: field("event_id"),
-                            event_type: field("event_type"),
-                            schema_version: field("schema_version"),
-                            reason: rejection.reason,
-                            errors: &rejection.errors,
-                            user_agent: caller.user_agent,
-                            ip: ctx.ip.as_deref(),
-                            raw: None,
-                            raw_truncated: None,
-                        },
-                        raw,
-                    );
+                    QuarantineRecord {
+                        received_at: received_at_text.clone(),
+                        sent_at: &sent_at_raw,
+                        index,
+                        event_id: field("event_id"),
+                        event_type: field("event_type"),
+                        schema_version: field("schema_version"),
+                        reason: rejection.reason,
+                        errors: &rejection.errors,
+                        user_agent: caller.user_agent,
+                        ip: ctx.ip.as_deref(),
+                        raw: None,
+                        raw_truncated: None,
+                    }
+                    .write_line(&mut line, raw);
                     quarantine.push_line(&line);
                     out.rejected.push(RejectedEvent {
                         index,
@@ -423,39 +414,9 @@ fn json_response(
     }
 }
 
-fn not_an_object(message: String) -> crate::event::Rejection {
-    crate::event::Rejection {
+fn not_an_object(message: String) -> event::Rejection {
+    event::Rejection {
         reason: RejectReason::NotAnObject,
         errors: vec![FieldError::new("", message)],
     }
-}
-
-/// Writes a quarantine line, keeping the raw event whole when it is small enough and minified
-/// so the line stays one line (JSON strings cannot hold raw newlines, so dropping them is safe).
-fn write_quarantine_line(out: &mut Vec<u8>, record: QuarantineRecord<'_>, raw: &RawValue) {
-    let text = raw.get();
-    let minified: Option<Box<RawValue>>;
-    let record = if text.len() > QUARANTINE_RAW_MAX_BYTES {
-        let mut cut = QUARANTINE_PREFIX_BYTES;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        QuarantineRecord {
-            raw_truncated: Some(&text[..cut]),
-            ..record
-        }
-    } else if text.contains(['\n', '\r']) {
-        minified = RawValue::from_string(text.replace(['\n', '\r'], "")).ok();
-        QuarantineRecord {
-            raw: minified.as_deref(),
-            ..record
-        }
-    } else {
-        QuarantineRecord {
-            raw: Some(raw),
-            ..record
-        }
-    };
-    // Serialising plain data into a Vec cannot fail.
-    let _ = serde_json::to_writer(out, &record);
 }

@@ -1,68 +1,14 @@
-//! One event of a batch: its verdict (envelope, limits, schema) and, when valid, its stored record.
+//! One event of a batch: its verdict against the envelope, the limits and its schema.
 
-use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::config::{IpPolicy, Limits};
+use crate::config::Limits;
+use crate::record::event::SERVER_FIELDS;
+pub use crate::record::quarantine::RejectReason;
 use crate::schema::{describe, escape_pointer, FieldError, Lookup, Registry};
-use crate::timestamp::{parse_rfc3339, write_rfc3339, EpochMillis};
-
-/// Fields only the server sets. A client that sends them inside an event is ignored, not rejected:
-/// older or foreign SDKs send some of them, and none of them ever reaches the stored record.
-pub const SERVER_FIELDS: &[&str] = &[
-    "received_at",
-    "client_timestamp",
-    "sent_at",
-    "ip",
-    "user_agent",
-];
 
 /// At most this many problems are listed per event, so a response stays small.
 const MAX_ERRORS_PER_EVENT: usize = 20;
-
-/// Why an event was rejected, for metrics and the quarantine record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RejectReason {
-    NotAnObject,
-    TooLarge,
-    Envelope,
-    UnknownEventType,
-    UnknownSchemaVersion,
-    TooDeep,
-    StringTooLong,
-    TooManyProperties,
-    Properties,
-}
-
-impl RejectReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RejectReason::NotAnObject => "not_an_object",
-            RejectReason::TooLarge => "too_large",
-            RejectReason::Envelope => "envelope",
-            RejectReason::UnknownEventType => "unknown_event_type",
-            RejectReason::UnknownSchemaVersion => "unknown_schema_version",
-            RejectReason::TooDeep => "too_deep",
-            RejectReason::StringTooLong => "string_too_long",
-            RejectReason::TooManyProperties => "too_many_properties",
-            RejectReason::Properties => "properties",
-        }
-    }
-}
-
-/// What the server knows about the request an event came in.
-#[derive(Debug, Clone)]
-pub struct RequestContext<'a> {
-    pub received_at: EpochMillis,
-    pub sent_at: EpochMillis,
-    /// `sent_at` exactly as the client wrote it.
-    pub sent_at_raw: &'a str,
-    /// The caller's address after the IP policy was applied.
-    pub ip: Option<String>,
-    pub user_agent: Option<&'a str>,
-    pub max_event_age_ms: i64,
-}
 
 /// The problems that rejected an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -293,142 +239,12 @@ fn find_long_strings(v: &Value, max: usize, path: &mut String, out: &mut Vec<Fie
     }
 }
 
-/// `received_at - (sent_at - timestamp)`, clamped to `[received_at - max_age, received_at]`:
-/// the client's clock may be wrong, but the time between the event and the send is not.
-pub fn corrected_timestamp(client_ts: EpochMillis, ctx: &RequestContext<'_>) -> EpochMillis {
-    let corrected = ctx
-        .received_at
-        .saturating_sub(ctx.sent_at.saturating_sub(client_ts));
-    corrected.clamp(ctx.received_at - ctx.max_event_age_ms, ctx.received_at)
-}
-
-/// Applies the IP policy to the caller's address.
-pub fn apply_ip_policy(ip: Option<&str>, policy: IpPolicy) -> Option<String> {
-    let ip = ip?;
-    match policy {
-        IpPolicy::Drop => None,
-        IpPolicy::Keep => Some(ip.to_string()),
-        IpPolicy::Truncate => match ip.parse::<std::net::IpAddr>().ok()? {
-            std::net::IpAddr::V4(v4) => {
-                let [a, b, c, _] = v4.octets();
-                Some(std::net::Ipv4Addr::new(a, b, c, 0).to_string())
-            }
-            std::net::IpAddr::V6(v6) => {
-                let s = v6.segments();
-                Some(std::net::Ipv6Addr::new(s[0], s[1], s[2], 0, 0, 0, 0, 0).to_string())
-            }
-        },
-    }
-}
-
-/// Appends the stored record of a valid event as one JSON line (no trailing newline).
-pub fn write_record(out: &mut Vec<u8>, event: &Map<String, Value>, ctx: &RequestContext<'_>) {
-    let client_ts_raw = event
-        .get("timestamp")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let client_ts = parse_rfc3339(client_ts_raw).unwrap_or(ctx.received_at);
-    let mut stamp = String::with_capacity(24);
-    out.push(b'{');
-    for key in ["event_id", "event_type", "schema_version"] {
-        field(out, key, event.get(key).unwrap_or(&Value::Null));
-    }
-    write_rfc3339(&mut stamp, corrected_timestamp(client_ts, ctx));
-    str_field(out, "timestamp", &stamp);
-    str_field(out, "client_timestamp", client_ts_raw);
-    str_field(out, "sent_at", ctx.sent_at_raw);
-    stamp.clear();
-    write_rfc3339(&mut stamp, ctx.received_at);
-    str_field(out, "received_at", &stamp);
-    for key in ["anonymous_id", "user_id", "session_id", "seq"] {
-        field(out, key, event.get(key).unwrap_or(&Value::Null));
-    }
-    // Optional objects are left out when the event has none: a `null` would make the stored
-    // record fail the envelope (`context` must be an object) when it is validated again.
-    for key in ["context", "properties"] {
-        if let Some(value) = event.get(key) {
-            field(out, key, value);
-        }
-    }
-    str_or_null_field(out, "user_agent", ctx.user_agent);
-    str_or_null_field(out, "ip", ctx.ip.as_deref());
-    // Every field above wrote a trailing comma; replace the last one.
-    out.pop();
-    out.push(b'}');
-}
-
-/// What the quarantine stream keeps of a rejected event: enough to inspect and replay it.
-#[derive(Serialize)]
-pub struct QuarantineRecord<'a> {
-    pub received_at: String,
-    pub sent_at: &'a str,
-    pub index: usize,
-    pub event_id: Option<&'a str>,
-    pub event_type: Option<&'a str>,
-    pub schema_version: Option<&'a str>,
-    pub reason: RejectReason,
-    pub errors: &'a [FieldError],
-    pub user_agent: Option<&'a str>,
-    pub ip: Option<&'a str>,
-    /// The event exactly as sent (minified), or `None` when it was too large to keep whole.
-    pub raw: Option<&'a serde_json::value::RawValue>,
-    /// The start of an event too large to keep whole.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub raw_truncated: Option<&'a str>,
-}
-
-fn field(out: &mut Vec<u8>, key: &str, value: &Value) {
-    out.push(b'"');
-    out.extend_from_slice(key.as_bytes());
-    out.extend_from_slice(b"\":");
-    // Writing a Value into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, value);
-    out.push(b',');
-}
-
-fn str_field(out: &mut Vec<u8>, key: &str, value: &str) {
-    out.push(b'"');
-    out.extend_from_slice(key.as_bytes());
-    out.extend_from_slice(b"\":");
-    let _ = serde_json::to_writer(&mut *out, value);
-    out.push(b',');
-}
-
-fn str_or_null_field(out: &mut Vec<u8>, key: &str, value: Option<&str>) {
-    match value {
-        Some(v) => str_field(out, key, v),
-        None => field(out, key, &Value::Null),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::event::write;
+    use crate::test_fixtures::{request as ctx, valid_event as valid};
     use serde_json::json;
-
-    fn ctx(received: &str, sent: &'static str) -> RequestContext<'static> {
-        RequestContext {
-            received_at: parse_rfc3339(received).unwrap(),
-            sent_at: parse_rfc3339(sent).unwrap(),
-            sent_at_raw: sent,
-            ip: None,
-            user_agent: None,
-            max_event_age_ms: 30 * 86_400_000,
-        }
-    }
-
-    fn valid() -> Value {
-        json!({
-            "event_id": "01936f4e-8a3c-7b2d-9f10-4c5d6e7f8a9b",
-            "event_type": "page_viewed",
-            "schema_version": "1-0-0",
-            "timestamp": "2026-11-28T14:30:21.950Z",
-            "anonymous_id": "a-1",
-            "session_id": "s-1",
-            "seq": 3,
-            "properties": {"path": "/"}
-        })
-    }
 
     fn check(v: &Value) -> Result<(), Rejection> {
         let reg = Registry::embedded().unwrap();
@@ -438,29 +254,6 @@ mod tests {
             &reg,
             &Limits::default(),
         )
-    }
-
-    #[test]
-    fn skew_correction_keeps_the_gap_between_event_and_send() {
-        // The client clock is 1 h 2 min fast; the event happened 170 ms before the send.
-        let c = ctx("2026-11-28T13:28:22.000Z", "2026-11-28T14:30:22.120Z");
-        let ts = parse_rfc3339("2026-11-28T14:30:21.950Z").unwrap();
-        assert_eq!(
-            corrected_timestamp(ts, &c),
-            parse_rfc3339("2026-11-28T13:28:21.830Z").unwrap()
-        );
-    }
-
-    #[test]
-    fn skew_correction_is_clamped_to_received_at_and_max_age() {
-        let c = ctx("2026-11-28T12:00:00.000Z", "2026-11-28T12:00:00.000Z");
-        let future = parse_rfc3339("2026-11-29T12:00:00.000Z").unwrap();
-        assert_eq!(corrected_timestamp(future, &c), c.received_at);
-        let ancient = parse_rfc3339("2001-01-01T00:00:00.000Z").unwrap();
-        assert_eq!(
-            corrected_timestamp(ancient, &c),
-            c.received_at - 30 * 86_400_000
-        );
     }
 
     #[test]
@@ -545,53 +338,13 @@ mod tests {
     }
 
     #[test]
-    fn ip_policy_drops_truncates_or_keeps() {
-        assert_eq!(apply_ip_policy(Some("203.0.113.77"), IpPolicy::Drop), None);
-        assert_eq!(
-            apply_ip_policy(Some("203.0.113.77"), IpPolicy::Truncate).as_deref(),
-            Some("203.0.113.0")
-        );
-        assert_eq!(
-            apply_ip_policy(Some("2001:db8:abcd:12:1:2:3:4"), IpPolicy::Truncate).as_deref(),
-            Some("2001:db8:abcd::")
-        );
-        assert_eq!(
-            apply_ip_policy(Some("203.0.113.77"), IpPolicy::Keep).as_deref(),
-            Some("203.0.113.77")
-        );
-    }
-
-    #[test]
-    fn stored_record_has_server_fields_and_corrected_timestamp() {
-        let mut v = valid();
-        v["ip"] = json!("6.6.6.6");
-        let c = RequestContext {
-            ip: Some("203.0.113.0".into()),
-            user_agent: Some("UA/1"),
-            ..ctx("2026-11-28T14:30:23.000Z", "2026-11-28T14:30:22.000Z")
-        };
-        let mut out = Vec::new();
-        write_record(&mut out, v.as_object().unwrap(), &c);
-        let rec: Value = serde_json::from_slice(&out).unwrap();
-        assert_eq!(rec["timestamp"], "2026-11-28T14:30:22.950Z");
-        assert_eq!(rec["client_timestamp"], "2026-11-28T14:30:21.950Z");
-        assert_eq!(rec["received_at"], "2026-11-28T14:30:23.000Z");
-        assert_eq!(rec["sent_at"], "2026-11-28T14:30:22.000Z");
-        assert_eq!(rec["ip"], "203.0.113.0");
-        assert_eq!(rec["user_agent"], "UA/1");
-        assert_eq!(rec["user_id"], Value::Null);
-        assert_eq!(rec["properties"], json!({"path": "/"}));
-    }
-
-    #[test]
     fn stored_record_of_an_event_without_context_passes_validation_again() {
         // `valid()` has no context: the stored record must not invent a `"context": null`.
         let mut out = Vec::new();
-        write_record(
-            &mut out,
-            valid().as_object().unwrap(),
-            &ctx("2026-11-28T14:30:23.000Z", "2026-11-28T14:30:22.000Z"),
-        );
+        let event = valid();
+        let event = event.as_object().unwrap();
+        let c = ctx("2026-11-28T14:30:23.000Z", "2026-11-28T14:30:22.000Z");
+        write(&mut out, event, &c.server_fields(event));
         let rec: Value = serde_json::from_slice(&out).unwrap();
         assert!(rec.get("context").is_none(), "{rec}");
         assert_eq!(check(&rec), Ok(()));

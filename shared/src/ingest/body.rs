@@ -4,8 +4,8 @@
 use std::borrow::Cow;
 use std::io::Read;
 
+use super::error::{IngestError as Error, Result};
 use crate::config::Limits;
-use crate::error::{Error, Result};
 
 /// Checks `Content-Type` and `Content-Encoding` and returns the JSON bytes to parse.
 pub fn decode_body<'a>(
@@ -52,9 +52,7 @@ fn inflate_capped(body: &[u8], cap: usize) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(cap));
     let mut chunk = [0u8; 16 * 1024];
     loop {
-        let n = decoder
-            .read(&mut chunk)
-            .map_err(|e| Error::BadGzip(e.to_string()))?;
+        let n = decoder.read(&mut chunk).map_err(Error::BadGzip)?;
         if n == 0 {
             return Ok(out);
         }

@@ -1,0 +1,371 @@
+//! The stored event: the NDJSON line ingest writes for a valid event (the event as sent, with the
+//! server's fields) and the row of the events table compaction parses it into. Both directions
+//! live here, so the line's shape is defined once.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+use super::cells::{put_int, put_opt_str, put_str};
+use super::{EventColumn, LineError};
+use crate::timestamp::{parse_rfc3339, write_rfc3339, EpochMillis};
+
+/// Fields only the server sets. A client that sends them inside an event is ignored, not rejected:
+/// older or foreign SDKs send some of them, and none of them ever reaches the stored record.
+pub const SERVER_FIELDS: &[&str] = &[
+    "received_at",
+    "client_timestamp",
+    "sent_at",
+    "ip",
+    "user_agent",
+];
+
+/// What the server adds to a valid event. Ingest fills it from the request (see
+/// `ingest::enrich`); replay fills it from the quarantine record.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerFields<'a> {
+    pub received_at: EpochMillis,
+    /// The event's time corrected for the client's clock skew.
+    pub timestamp: EpochMillis,
+    /// `sent_at` exactly as the client wrote it.
+    pub sent_at_raw: &'a str,
+    pub user_agent: Option<&'a str>,
+    /// The caller's address after the IP policy: `None` stores `"ip": null`.
+    pub ip: Option<&'a str>,
+}
+
+/// Appends the stored record of a valid event as one JSON line (no trailing newline).
+pub fn write(out: &mut Vec<u8>, event: &Map<String, Value>, server: &ServerFields<'_>) {
+    let client_ts_raw = event
+        .get("timestamp")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let mut stamp = String::with_capacity(24);
+    out.push(b'{');
+    for key in ["event_id", "event_type", "schema_version"] {
+        field(out, key, event.get(key).unwrap_or(&Value::Null));
+    }
+    write_rfc3339(&mut stamp, server.timestamp);
+    str_field(out, "timestamp", &stamp);
+    str_field(out, "client_timestamp", client_ts_raw);
+    str_field(out, "sent_at", server.sent_at_raw);
+    stamp.clear();
+    write_rfc3339(&mut stamp, server.received_at);
+    str_field(out, "received_at", &stamp);
+    for key in ["anonymous_id", "user_id", "session_id", "seq"] {
+        field(out, key, event.get(key).unwrap_or(&Value::Null));
+    }
+    // Optional objects are left out when the event has none: a `null` would make the stored
+    // record fail the envelope (`context` must be an object) when it is validated again.
+    for key in ["context", "properties"] {
+        if let Some(value) = event.get(key) {
+            field(out, key, value);
+        }
+    }
+    opt_str_field(out, "user_agent", server.user_agent);
+    opt_str_field(out, "ip", server.ip);
+    // Every field above wrote a trailing comma; replace the last one.
+    out.pop();
+    out.push(b'}');
+}
+
+fn key(out: &mut Vec<u8>, key: &str) {
+    out.push(b'"');
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"\":");
+}
+
+fn field(out: &mut Vec<u8>, name: &str, value: &Value) {
+    key(out, name);
+    // Writing a Value into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, value);
+    out.push(b',');
+}
+
+fn str_field(out: &mut Vec<u8>, name: &str, value: &str) {
+    key(out, name);
+    let _ = serde_json::to_writer(&mut *out, value);
+    out.push(b',');
+}
+
+fn opt_str_field(out: &mut Vec<u8>, name: &str, value: Option<&str>) {
+    match value {
+        Some(v) => str_field(out, name, v),
+        None => field(out, name, &Value::Null),
+    }
+}
+
+/// A stored event line as compaction reads it, borrowed from the line where it has no escapes.
+#[derive(Deserialize)]
+struct StoredEvent<'a> {
+    #[serde(borrow)]
+    event_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    event_type: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    schema_version: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    timestamp: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    client_timestamp: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    sent_at: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    received_at: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    anonymous_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    user_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    session_id: Option<Cow<'a, str>>,
+    seq: Option<i64>,
+    #[serde(borrow)]
+    context: Option<Context<'a>>,
+    #[serde(borrow)]
+    properties: Option<&'a RawValue>,
+    #[serde(borrow)]
+    user_agent: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    ip: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize, Default)]
+struct Context<'a> {
+    #[serde(borrow, default)]
+    page: Option<Page<'a>>,
+    #[serde(borrow, default)]
+    locale: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    timezone: Option<Cow<'a, str>>,
+    #[serde(default)]
+    screen: Option<Screen>,
+    #[serde(borrow, default)]
+    sdk: Option<Sdk<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+struct Page<'a> {
+    #[serde(borrow, default)]
+    url: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    referrer: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    title: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize, Default)]
+struct Screen {
+    #[serde(default)]
+    width: Option<i64>,
+    #[serde(default)]
+    height: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+struct Sdk<'a> {
+    #[serde(borrow, default)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    version: Option<Cow<'a, str>>,
+}
+
+pub(super) fn required<'s>(v: &'s Option<Cow<'_, str>>, field: &str) -> Result<&'s str, LineError> {
+    match v.as_deref() {
+        Some(s) if !s.is_empty() => Ok(s),
+        _ => Err(LineError(format!(
+            "not a stored record: {field} is missing"
+        ))),
+    }
+}
+
+pub(super) fn time(v: &Option<Cow<'_, str>>, field: &str) -> Result<Option<i64>, LineError> {
+    match v.as_deref() {
+        None => Ok(None),
+        Some(s) => parse_rfc3339(s)
+            .map(Some)
+            .ok_or_else(|| LineError(format!("{field} is not an RFC 3339 time: {s:?}"))),
+    }
+}
+
+pub(super) fn required_time(v: &Option<Cow<'_, str>>, field: &str) -> Result<i64, LineError> {
+    time(v, field)?.ok_or_else(|| LineError(format!("not a stored record: {field} is missing")))
+}
+
+/// Screen sizes are validated to 0..=100000 at ingest; anything else is not an INT32.
+fn int32(v: Option<i64>) -> Option<i64> {
+    v.filter(|v| i32::try_from(*v).is_ok())
+}
+
+/// Appends the row of the events table for a stored event line, cells in column order.
+pub fn parse(line: &[u8], out: &mut Vec<u8>) -> Result<(), LineError> {
+    let e: StoredEvent<'_> =
+        serde_json::from_slice(line).map_err(|err| LineError(format!("not JSON: {err}")))?;
+    // Checked before any cell is written, so a bad line leaves `out` as it was.
+    let event_id = required(&e.event_id, "event_id")?;
+    let event_type = required(&e.event_type, "event_type")?;
+    let schema_version = required(&e.schema_version, "schema_version")?;
+    let timestamp = required_time(&e.timestamp, "timestamp")?;
+    let received_at = required_time(&e.received_at, "received_at")?;
+    let anonymous_id = required(&e.anonymous_id, "anonymous_id")?;
+    let ctx = e.context.unwrap_or_default();
+    let page = ctx.page.unwrap_or_default();
+    let screen = ctx.screen.unwrap_or_default();
+    let sdk = ctx.sdk.unwrap_or_default();
+    for column in EventColumn::ALL {
+        match column {
+            EventColumn::EventId => put_str(out, event_id),
+            EventColumn::EventType => put_str(out, event_type),
+            EventColumn::SchemaVersion => put_str(out, schema_version),
+            EventColumn::Timestamp => put_int(out, Some(timestamp)),
+            // A client timestamp the ingest kept as sent but that is not a time is a null, not
+            // a reason to lose the event: `timestamp` holds the corrected time.
+            EventColumn::ClientTimestamp => put_int(
+                out,
+                time(&e.client_timestamp, "client_timestamp").unwrap_or(None),
+            ),
+            EventColumn::SentAt => put_int(out, time(&e.sent_at, "sent_at").unwrap_or(None)),
+            EventColumn::ReceivedAt => put_int(out, Some(received_at)),
+            EventColumn::AnonymousId => put_str(out, anonymous_id),
+            EventColumn::UserId => put_opt_str(out, e.user_id.as_deref()),
+            EventColumn::SessionId => put_opt_str(out, e.session_id.as_deref()),
+            EventColumn::Seq => put_int(out, e.seq),
+            EventColumn::PageUrl => put_opt_str(out, page.url.as_deref()),
+            EventColumn::PageReferrer => put_opt_str(out, page.referrer.as_deref()),
+            EventColumn::PageTitle => put_opt_str(out, page.title.as_deref()),
+            EventColumn::Locale => put_opt_str(out, ctx.locale.as_deref()),
+            EventColumn::Timezone => put_opt_str(out, ctx.timezone.as_deref()),
+            EventColumn::ScreenWidth => put_int(out, int32(screen.width)),
+            EventColumn::ScreenHeight => put_int(out, int32(screen.height)),
+            EventColumn::SdkName => put_opt_str(out, sdk.name.as_deref()),
+            EventColumn::SdkVersion => put_opt_str(out, sdk.version.as_deref()),
+            EventColumn::UserAgent => put_opt_str(out, e.user_agent.as_deref()),
+            EventColumn::Ip => put_opt_str(out, e.ip.as_deref()),
+            EventColumn::Properties => put_opt_str(out, e.properties.map(RawValue::get)),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::cells::{Cell, OwnedRow};
+    use crate::record::EVENT_COLUMNS;
+    use serde_json::json;
+
+    const LINE: &str = r#"{"event_id":"01936f4e-8a3d-7c1e-8a20-5d6e7f8a9b0c","event_type":"product_viewed","schema_version":"1-0-0","timestamp":"2026-11-28T14:30:22.827Z","client_timestamp":"2026-11-28T14:30:21.950Z","sent_at":"2026-11-28T14:30:22.123Z","received_at":"2026-11-28T14:30:23.000Z","anonymous_id":"a-1","user_id":null,"session_id":"s-1","seq":17,"context":{"page":{"url":"https://shop.example/p/42"},"locale":"de-DE","screen":{"width":390,"height":844}},"properties":{"product_id":"42","price":89.9},"user_agent":"UA \"quoted\"","ip":null}"#;
+
+    fn parsed(line: &str) -> OwnedRow {
+        let mut row = OwnedRow::default();
+        row.fill(EVENT_COLUMNS.len(), |buf| parse(line.as_bytes(), buf))
+            .unwrap();
+        row
+    }
+
+    #[test]
+    fn stored_event_becomes_typed_cells_in_column_order() {
+        let owned = parsed(LINE);
+        let r = owned.row();
+        assert_eq!(
+            r.cell(EventColumn::EventId.index()),
+            Cell::Str(b"01936f4e-8a3d-7c1e-8a20-5d6e7f8a9b0c")
+        );
+        assert_eq!(
+            r.cell(EventColumn::Timestamp.index()),
+            Cell::Int(1_795_876_222_827)
+        );
+        assert_eq!(r.cell(EventColumn::UserId.index()), Cell::Null);
+        assert_eq!(r.cell(EventColumn::Seq.index()), Cell::Int(17));
+        assert_eq!(
+            r.cell(EventColumn::PageUrl.index()),
+            Cell::Str(b"https://shop.example/p/42")
+        );
+        assert_eq!(r.cell(EventColumn::PageReferrer.index()), Cell::Null);
+        assert_eq!(r.cell(EventColumn::ScreenWidth.index()), Cell::Int(390));
+        assert_eq!(
+            r.cell(EventColumn::UserAgent.index()),
+            Cell::Str(b"UA \"quoted\""),
+            "escapes decoded"
+        );
+        assert_eq!(
+            r.cell(EventColumn::Properties.index()),
+            Cell::Str(br#"{"product_id":"42","price":89.9}"#),
+            "properties kept as the JSON text"
+        );
+    }
+
+    #[test]
+    fn lines_that_are_not_stored_events_say_why_and_leave_no_bytes() {
+        let mut out = vec![7];
+        let err = parse(b"{not json", &mut out).unwrap_err();
+        assert!(err.0.starts_with("not JSON"), "{err:?}");
+        let err = parse(br#"{"event_id":"x","event_type":"a"}"#, &mut out).unwrap_err();
+        assert!(err.0.contains("schema_version is missing"), "{err:?}");
+        let err = parse(b"[1,2]", &mut out).unwrap_err();
+        assert!(err.0.starts_with("not JSON"), "{err:?}");
+        assert_eq!(out, vec![7]);
+    }
+
+    #[test]
+    fn what_ingest_writes_compaction_reads_back() {
+        let mut event = crate::test_fixtures::valid_event();
+        event["context"] = json!({"page": {"url": "https://shop.example/"}});
+        let server = ServerFields {
+            received_at: parse_rfc3339("2026-11-28T14:30:23.000Z").unwrap(),
+            timestamp: parse_rfc3339("2026-11-28T14:30:22.950Z").unwrap(),
+            sent_at_raw: "2026-11-28T14:30:22.000Z",
+            user_agent: Some("UA/1"),
+            ip: None,
+        };
+        let mut line = Vec::new();
+        write(&mut line, event.as_object().unwrap(), &server);
+        let owned = parsed(std::str::from_utf8(&line).unwrap());
+        let r = owned.row();
+        assert_eq!(
+            r.cell(EventColumn::Timestamp.index()),
+            Cell::Int(server.timestamp)
+        );
+        assert_eq!(
+            r.cell(EventColumn::ClientTimestamp.index()),
+            Cell::Int(parse_rfc3339("2026-11-28T14:30:21.950Z").unwrap())
+        );
+        assert_eq!(
+            r.cell(EventColumn::ReceivedAt.index()),
+            Cell::Int(server.received_at)
+        );
+        assert_eq!(r.cell(EventColumn::UserAgent.index()), Cell::Str(b"UA/1"));
+        assert_eq!(r.cell(EventColumn::Ip.index()), Cell::Null);
+        assert_eq!(
+            r.cell(EventColumn::PageUrl.index()),
+            Cell::Str(b"https://shop.example/")
+        );
+        assert_eq!(
+            r.cell(EventColumn::Properties.index()),
+            Cell::Str(br#"{"path":"/"}"#)
+        );
+    }
+
+    #[test]
+    fn a_stored_record_leaves_out_absent_objects_and_writes_a_null_ip() {
+        let event = json!({"event_id": "e", "event_type": "t", "schema_version": "1-0-0",
+            "timestamp": "2026-11-28T14:30:21.950Z", "anonymous_id": "a", "session_id": "s", "seq": 1});
+        let mut line = Vec::new();
+        write(
+            &mut line,
+            event.as_object().unwrap(),
+            &ServerFields {
+                received_at: 0,
+                timestamp: 0,
+                sent_at_raw: "1970-01-01T00:00:00.000Z",
+                user_agent: None,
+                ip: None,
+            },
+        );
+        let rec: Value = serde_json::from_slice(&line).unwrap();
+        assert!(rec.get("context").is_none() && rec.get("properties").is_none());
+        assert_eq!(rec["ip"], Value::Null);
+        assert_eq!(rec["user_id"], Value::Null);
+    }
+}
