@@ -23,7 +23,7 @@ export DRIFTLESS_FUNCTIONS_URL ?= http://127.0.0.1:$(LAMBDA_PORT)
 export DRIFTLESS_MOTO_URL ?= $(AWS_ENDPOINT_URL)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help demo test test-rust test-python test-sdk test-schema lint bench build deploy dev stack-up stack-down deps clean
+.PHONY: help demo test test-rust test-python test-sdk test-schema lint bench build deploy dev stack-up stack-down deps lock clean
 
 help:
 	@echo "make demo    run the whole pipeline locally and show what landed"
@@ -32,11 +32,12 @@ help:
 	@echo "make dev     local stack with cargo lambda watch, for the SDK's example page"
 	@echo "make build   arm64 release bootstraps of both functions (ingest, compact) with cargo lambda"
 	@echo "make deploy  sam build + sam deploy to your AWS account (--guided the first time; docs/deploy.md)"
+	@echo "make lock    re-resolve requirements-*.txt into the hashed locks (UPGRADE=1: newest allowed versions)"
 
-$(VENV)/.installed: requirements-dev.txt
+# Exactly the locked versions, each checked against its hashes (`make lock` writes the locks).
+$(VENV)/.installed: requirements-dev.lock
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	$(VENV)/bin/pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $@
 
 sdk/node_modules/.installed: sdk/package.json sdk/package-lock.json
@@ -49,6 +50,16 @@ sdk/node_modules/.installed: sdk/package.json sdk/package-lock.json
 	else echo "chromium is missing: install Debian's chromium package (needs root)" >&2; exit 1; fi
 
 deps: $(VENV)/.installed sdk/node_modules/.installed /usr/bin/chromium
+
+# The Python locks, from the two inputs, for Python 3.11 and later on every platform (--universal).
+# The deploy lock resolves both inputs together; the dev lock is constrained to it, so a package both
+# need has one version and installing the deploy lock over the dev one changes nothing already there.
+# Versions already locked are kept while the inputs allow them; UPGRADE=1 takes the newest allowed.
+LOCK := $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade)
+lock: $(VENV)/.installed
+	$(LOCK) requirements-dev.txt requirements-deploy.txt -o requirements-deploy.lock
+	$(LOCK) requirements-dev.txt --constraint requirements-deploy.lock -o requirements-dev.lock
 
 stack-up: $(VENV)/.installed
 	scripts/stack.sh up
@@ -121,8 +132,8 @@ build: $(VENV)/.installed
 # ---------------------------------------------------------------- AWS (docs/deploy.md)
 # SAM CLI goes into the same venv, on demand, from its own requirements file: `make test` never
 # installs it. `sam build` finds cargo-lambda in .venv/bin (PATH above).
-$(VENV)/.deploy-installed: requirements-deploy.txt $(VENV)/.installed
-	$(VENV)/bin/pip install --quiet -r requirements-deploy.txt
+$(VENV)/.deploy-installed: requirements-deploy.lock $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet --require-hashes -r requirements-deploy.lock
 	touch $@
 
 # The samconfig.toml environment to deploy (`make deploy DEPLOY_ENV=prod` for a second stack).
