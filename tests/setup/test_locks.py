@@ -1,6 +1,6 @@
 """The Python locks (requirements-*.lock) against their inputs (requirements-*.txt) and the Makefile.
 
-Run: .venv/bin/python -m pytest tests/lock -q
+Run: .venv/bin/python -m pytest tests/setup -q
 
 - every requirement of an input is locked, at a version its specifier allows;
 - every locked package is pinned exactly and carries at least one sha256 hash;
