@@ -55,7 +55,8 @@ deps: $(VENV)/.installed sdk/node_modules/.installed /usr/bin/chromium
 # The deploy lock resolves both inputs together; the dev lock is constrained to it, so a package both
 # need has one version and installing the deploy lock over the dev one changes nothing already there.
 # Versions already locked are kept while the inputs allow them; UPGRADE=1 takes the newest allowed.
-LOCK := $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+# Extras stay on the pins (boto3-stubs[...]): pip's hash mode refuses a dependency's extras otherwise.
+LOCK := $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes --no-strip-extras \
 	--custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade)
 lock: $(VENV)/.installed
 	$(LOCK) requirements-dev.txt requirements-deploy.txt -o requirements-deploy.lock
