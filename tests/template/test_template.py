@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from cfn import inline_sub, load_cfn, resolve_conditions
+from cfn import inline_sub, load_cfn, referenced_names, resolve_conditions
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -462,26 +462,6 @@ def env_of(doc: dict, fn: str) -> dict:
     return function_props(doc, fn).get("Environment", {}).get("Variables", {})
 
 
-def _refs(value) -> set[str]:
-    """Every Ref/GetAtt/${X} target inside a value."""
-    out = set()
-    if isinstance(value, dict):
-        for k, v in value.items():
-            if k == "Ref":
-                out.add(v)
-            elif k == "Fn::GetAtt":
-                out.add((v.split(".", 1) if isinstance(v, str) else v)[0])
-            elif k == "Fn::Sub":
-                text = v if isinstance(v, str) else v[0]
-                out |= {m.split(".", 1)[0] for m in re.findall(r"\$\{([^!][^}]*)\}", text)}
-            else:
-                out |= _refs(v)
-    elif isinstance(value, list):
-        for v in value:
-            out |= _refs(v)
-    return out
-
-
 def test_every_env_var_the_functions_read_is_wired(tpl):
     by_binary = function_by_binary(tpl)
     required = required_env(tpl)
@@ -503,7 +483,7 @@ def test_env_values_come_from_parameters_or_resources(tpl):
     known = set(tpl["Parameters"]) | set(tpl["Resources"]) | {"AWS::Region", "AWS::StackName", "AWS::Partition", "AWS::AccountId", "AWS::URLSuffix"}
     for fn in serverless_functions(tpl):
         for name, value in env_of(tpl, fn).items():
-            refs = _refs(value)
+            refs = referenced_names(value)
             assert refs, f"{fn}.{name} is a literal; make it a parameter"
             assert refs <= known, f"{fn}.{name} refers to {refs - known}"
 
