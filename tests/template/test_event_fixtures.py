@@ -6,7 +6,7 @@ Run: .venv/bin/python -m pytest tests/template -q
 `sam local invoke <Function> --event <fixture>` needs Docker, which these machines lack, so what it
 would show is checked here instead: every trigger of every function has a fixture shaped like
 what that trigger sends, and the docs invoke each function with the fixture of each of its
-triggers. (tests/e2e/test_event_fixtures.py hands the same fixtures to the real functions.)
+triggers. (tests/e2e/test_fixture_invocations.py hands the same fixtures to the real functions.)
 """
 
 from __future__ import annotations
