@@ -78,7 +78,7 @@ dev: deps
 
 lint:
 	cargo fmt --all -- --check
-	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --locked --workspace --all-targets -- -D warnings
 
 # The CLI as `cargo test --workspace` builds it: running it with `cargo run` would build the AWS
 # SDK once more with other features (aws-smithy-mocks turns on test features in test builds).
@@ -92,13 +92,14 @@ test: deps
 
 # The schema is the contract: it must be valid, the generated files current, the tracking code right.
 test-schema:
-	cargo test --quiet --workspace --no-run
+	cargo test --locked --quiet --workspace --no-run
 	$(DRIFTLESS) schema check
 	$(DRIFTLESS) codegen --check
 	$(DRIFTLESS) lint sdk/src
 
+# --locked: the crates of Cargo.lock, or an error that says it is stale (never a silent update).
 test-rust:
-	cargo test --workspace
+	cargo test --locked --workspace
 
 test-python:
 	$(PY) -m pytest -q tests

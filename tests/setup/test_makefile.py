@@ -1,4 +1,5 @@
-"""The Makefile's set-up paper cuts: benchmarks compile on every core and pin only what they measure.
+"""The Makefile's set-up: `make test` builds from Cargo.lock as it is, and the benchmarks compile on
+every core and pin only what they measure.
 
 Run: .venv/bin/python -m pytest tests/setup -q
 """
@@ -30,3 +31,10 @@ def test_bench_builds_on_every_core_and_pins_only_the_measured_runs():
             binary = re.fullmatch(r"taskset -c \d+ target/release/examples/(\w+)", line)
             assert binary, f"pins something other than a built benchmark: {line}"
             assert binary.group(1) in built, f"{binary.group(1)} is run before `cargo build` builds it"
+
+
+def test_make_test_builds_the_rust_crates_of_cargo_lock():
+    for target in ("lint", "test-schema", "test-rust"):
+        for line in recipe(target):
+            if re.match(r"cargo (test|clippy|build)\b", line):
+                assert "--locked" in line, f"make {target}: {line} may update Cargo.lock instead of failing"

@@ -27,7 +27,7 @@ def test_moto_tests_say_in_one_line_how_to_start_the_stack():
     port = closed_port()
     proc = subprocess.run(
         # --workspace: the features `cargo test --workspace` built with, so nothing is rebuilt.
-        ["cargo", "test", "--workspace", "--test", "moto", "--no-fail-fast"],
+        ["cargo", "test", "--locked", "--workspace", "--test", "moto", "--no-fail-fast"],
         cwd=ROOT, capture_output=True, text=True, timeout=3600,
         env={**os.environ, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "RUST_BACKTRACE": "1"},
     )
