@@ -23,7 +23,7 @@ export DRIFTLESS_FUNCTIONS_URL ?= http://127.0.0.1:$(LAMBDA_PORT)
 export DRIFTLESS_MOTO_URL ?= $(AWS_ENDPOINT_URL)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help demo test test-rust test-python test-sdk test-schema lint bench build deploy dev stack-up stack-down deps clean
+.PHONY: help demo test test-rust test-python test-sdk test-schema lint bench build deploy dev stack-up stack-down deps lock clean
 
 help:
 	@echo "make demo    run the whole pipeline locally and show what landed"
@@ -32,11 +32,12 @@ help:
 	@echo "make dev     local stack with cargo lambda watch, for the SDK's example page"
 	@echo "make build   arm64 release bootstraps of both functions (ingest, compact) with cargo lambda"
 	@echo "make deploy  sam build + sam deploy to your AWS account (--guided the first time; docs/deploy.md)"
+	@echo "make lock    re-resolve requirements-*.txt into the hashed locks (UPGRADE=1: newest allowed versions)"
 
-$(VENV)/.installed: requirements-dev.txt
+# Exactly the locked versions, each checked against its hashes (`make lock` writes the locks).
+$(VENV)/.installed: requirements-dev.lock
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	$(VENV)/bin/pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $@
 
 sdk/node_modules/.installed: sdk/package.json sdk/package-lock.json
@@ -49,6 +50,17 @@ sdk/node_modules/.installed: sdk/package.json sdk/package-lock.json
 	else echo "chromium is missing: install Debian's chromium package (needs root)" >&2; exit 1; fi
 
 deps: $(VENV)/.installed sdk/node_modules/.installed /usr/bin/chromium
+
+# The Python locks, from the two inputs, for Python 3.11 and later on every platform (--universal).
+# The deploy lock resolves both inputs together; the dev lock is constrained to it, so a package both
+# need has one version and installing the deploy lock over the dev one changes nothing already there.
+# Versions already locked are kept while the inputs allow them; UPGRADE=1 takes the newest allowed.
+# Extras stay on the pins (boto3-stubs[...]): pip's hash mode refuses a dependency's extras otherwise.
+LOCK := $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes --no-strip-extras \
+	--custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade)
+lock: $(VENV)/.installed
+	$(LOCK) requirements-dev.txt requirements-deploy.txt -o requirements-deploy.lock
+	$(LOCK) requirements-dev.txt --constraint requirements-deploy.lock -o requirements-dev.lock
 
 stack-up: $(VENV)/.installed
 	scripts/stack.sh up
@@ -66,7 +78,7 @@ dev: deps
 
 lint:
 	cargo fmt --all -- --check
-	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --locked --workspace --all-targets -- -D warnings
 
 # The CLI as `cargo test --workspace` builds it: running it with `cargo run` would build the AWS
 # SDK once more with other features (aws-smithy-mocks turns on test features in test builds).
@@ -80,13 +92,14 @@ test: deps
 
 # The schema is the contract: it must be valid, the generated files current, the tracking code right.
 test-schema:
-	cargo test --quiet --workspace --no-run
+	cargo test --locked --quiet --workspace --no-run
 	$(DRIFTLESS) schema check
 	$(DRIFTLESS) codegen --check
 	$(DRIFTLESS) lint sdk/src
 
+# --locked: the crates of Cargo.lock, or an error that says it is stale (never a silent update).
 test-rust:
-	cargo test --workspace
+	cargo test --locked --workspace
 
 test-python:
 	$(PY) -m pytest -q tests
@@ -95,9 +108,12 @@ test-sdk:
 	cd sdk && npm test && npm run test:e2e
 
 # Speed and size are measured here, never asserted in tests; each figure has a peer from the same run.
+# Builds use every core; only the measured runs are pinned to one (taskset), so per-core figures
+# stay comparable and the build stays fast.
 bench: $(VENV)/.installed
 	@echo "== ingest: parse + validate + enrich + pack, one core"
-	taskset -c 0 cargo run --quiet --release -p driftless --example ingest_bench
+	cargo build --quiet --release -p driftless --example ingest_bench
+	taskset -c 0 target/release/examples/ingest_bench
 	@echo "== ingest: stripped release binary (host target)"
 	cargo build --quiet --release -p ingest
 	@ls -l target/release/ingest | awk '{printf "target/release/ingest: %.1f MiB\n", $$5 / 1048576}'
@@ -106,7 +122,8 @@ bench: $(VENV)/.installed
 	DRIFTLESS_RELEASE=1 scripts/stack.sh up
 	trap 'scripts/stack.sh down' EXIT; $(PY) scripts/bench_ingest_memory.py
 	@echo "== schema toolchain: lint speed and codegen time, one core"
-	taskset -c 0 cargo run --quiet --release -p driftless-cli --example lint_bench
+	cargo build --quiet --release -p driftless-cli --example lint_bench
+	taskset -c 0 target/release/examples/lint_bench
 	@echo "== browser SDK: track() main-thread time and bundle sizes against other SDKs"
 	cd sdk && npm run bench
 	@echo "== compaction: one arrival day (1 GiB of NDJSON, 5% duplicates) against DuckDB, same job"
@@ -121,8 +138,8 @@ build: $(VENV)/.installed
 # ---------------------------------------------------------------- AWS (docs/deploy.md)
 # SAM CLI goes into the same venv, on demand, from its own requirements file: `make test` never
 # installs it. `sam build` finds cargo-lambda in .venv/bin (PATH above).
-$(VENV)/.deploy-installed: requirements-deploy.txt $(VENV)/.installed
-	$(VENV)/bin/pip install --quiet -r requirements-deploy.txt
+$(VENV)/.deploy-installed: requirements-deploy.lock $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet --require-hashes -r requirements-deploy.lock
 	touch $@
 
 # The samconfig.toml environment to deploy (`make deploy DEPLOY_ENV=prod` for a second stack).

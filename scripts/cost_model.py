@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Cost per million events of a Driftless deployment on AWS (docs/cost.md).
 
-    python3 scripts/cost_model.py                          # the table for 10 and 50 events/request
+    python3 scripts/cost_model.py                          # both endpoint types, 10 and 20 events/request
     python3 scripts/cost_model.py --events-per-request 1 10 50 --firehose-latency-ms 40
+    python3 scripts/cost_model.py --endpoint-type FunctionUrl --custom-domain --function-log-bytes-per-request 600
 
 Pure Python, standard library only. Every figure is a parameter of `Params`, in one of three kinds:
 
@@ -16,8 +17,9 @@ Pure Python, standard library only. Every figure is a parameter of `Params`, in 
   compression ratios, compaction time). Each is named as an assumption in the output; replace them
   with the CloudWatch figures of a real deployment (docs/cost.md says which metric gives which).
 
-How a request is billed, from the code (shared/src/ingest.rs, shared/src/firehose.rs): one POST is
-one API Gateway request and one Lambda invocation. Ingest packs the request's valid events, as NDJSON
+How a request is billed, from the code (shared/src/ingest.rs, shared/src/firehose.rs) and template.yaml:
+one POST is one Lambda invocation, and one API Gateway request on the HttpApi endpoint type (the
+FunctionUrl type has no request fee of its own; with a custom domain, CloudFront bills the request). Ingest packs the request's valid events, as NDJSON
 lines, into as few Firehose records as 1,000 KiB allows (one record for any batch the SDK sends) and
 hands them over with one PutRecordBatch call per stream; rejected events go the same way to the
 quarantine stream. Firehose bills every record rounded up to the next 5 KB (5,120 bytes), so the
@@ -44,6 +46,18 @@ TIB = 1024 * GIB
 
 MILLION = 1_000_000
 
+ENDPOINT_TYPES = ("HttpApi", "FunctionUrl")  # template.yaml's IngestEndpointType
+
+
+def template_system_log_level(template: Path = TEMPLATE, fallback: str = "INFO") -> str:
+    """The SystemLogLevel of the ingest function's LoggingConfig in template.yaml."""
+    try:
+        text = template.read_text(encoding="utf-8")
+    except OSError:
+        return fallback
+    found = re.search(r"^  IngestFunction:\n(?:    .*\n|\s*\n)*?        SystemLogLevel: *(\w+)", text, flags=re.M)
+    return found.group(1) if found else fallback
+
 
 def template_default(name: str, fallback: int, template: Path = TEMPLATE) -> int:
     """The Default of a Number parameter of template.yaml (a regex: the model needs no YAML library)."""
@@ -62,6 +76,9 @@ def template_default(name: str, fallback: int, template: Path = TEMPLATE) -> int
 class Params:
     # ------------------------------------------------------------------ traffic
     events_per_request: int = 10
+    # template.yaml's IngestEndpointType, and whether DomainName is set (CloudFront for FunctionUrl).
+    endpoint_type: str = "HttpApi"
+    custom_domain: bool = False
     # MEASURED: average stored NDJSON line (the enriched event ingest hands to Firehose), bench corpus.
     stored_event_bytes: int = 483
     # ASSUMED: average event as the SDK sends it (the bench corpus is "about 400 bytes" an event).
@@ -79,6 +96,11 @@ class Params:
     # ASSUMED: response headers + body ({"accepted":n,"rejected":[]}) sent to the browser.
     response_bytes: int = 350
     data_out_per_gb: float = 0.09  # PRICE, data transfer out to the internet, first 10 TB
+
+    # ------------------------------------------------------------------ CloudFront (FunctionUrl + DomainName)
+    cloudfront_per_million_https_requests: float = 1.00  # PRICE, $0.0100 per 10,000, North America/Europe
+    cloudfront_data_out_per_gb: float = 0.085  # PRICE, to the internet (the responses), first 10 TB
+    cloudfront_to_origin_per_gb: float = 0.020  # PRICE, edge to the function URL (the request bodies)
 
     # ------------------------------------------------------------------ ingest Lambda (arm64)
     lambda_per_gb_second: float = 0.0000133334  # PRICE, arm64, first 7.5 billion GB-s a month
@@ -104,9 +126,15 @@ class Params:
 
     # ------------------------------------------------------------------ CloudWatch Logs
     logs_ingest_per_gb: float = 0.50  # PRICE, Standard log class
-    # ASSUMED: bytes logged per request: the function's EMF metric documents and "Batch ingested."
-    # line, the platform start/report lines, and the API access log line.
-    log_bytes_per_request: int = 2000
+    # ASSUMED, all three: the bytes each request logs, split from the 2,000 B a request assumed
+    # before they were told apart. The Rust work measures the function's own share and replaces it.
+    # The function's output: its two EMF metric documents and its "Batch ingested." line.
+    function_log_bytes_per_request: int = 1300
+    # The platform's JSON start and report lines, logged only at SystemLogLevel INFO or DEBUG.
+    platform_log_bytes_per_request: int = 370
+    system_log_level: str = template_system_log_level()
+    # The HTTP API's access log line (the template's format); the function URL has none.
+    access_log_bytes_per_request: int = 330
 
     # ------------------------------------------------------------------ S3
     s3_put_per_1000: float = 0.005  # PRICE, PUT/COPY/POST/LIST, S3 Standard
@@ -161,6 +189,14 @@ class Result:
         return self.total / MILLION
 
 
+def log_bytes_per_request(p: Params) -> int:
+    """CloudWatch Logs bytes one request writes: the function's, the platform's unless
+    SystemLogLevel filters them out (WARN), and the HTTP API's access log line."""
+    platform = p.platform_log_bytes_per_request if p.system_log_level in ("DEBUG", "INFO") else 0
+    access = p.access_log_bytes_per_request if p.endpoint_type == "HttpApi" else 0
+    return p.function_log_bytes_per_request + platform + access
+
+
 def firehose_billed_bytes(record_bytes: int, round_bytes: int = 5 * KIB) -> int:
     """What Firehose bills for one record: its size rounded up to the next multiple of 5 KB."""
     if record_bytes <= 0:
@@ -184,13 +220,22 @@ def model(p: Params) -> Result:
     n = p.events_per_request
     if n < 1:
         raise ValueError("events_per_request must be at least 1")
+    if p.endpoint_type not in ENDPOINT_TYPES:
+        raise ValueError(f"endpoint_type must be one of {', '.join(ENDPOINT_TYPES)}, not {p.endpoint_type!r}")
     requests = MILLION / n
+    http_api = p.endpoint_type == "HttpApi"
+    cloudfront = not http_api and p.custom_domain
 
-    # API Gateway: one request per POST, metered in 512 KB increments of the body.
+    # API Gateway: one request per POST, metered in 512 KB increments of the body. An API custom
+    # domain costs nothing more; the function URL's goes through CloudFront, which bills each
+    # request, the bodies it forwards to the URL, and the responses at its own rate.
     body = n * p.wire_event_bytes + 40  # {"sent_at": ..., "events": [...]}
-    apigw_units = math.ceil(body / p.apigw_meter_bytes)
+    apigw_units = math.ceil(body / p.apigw_meter_bytes) if http_api else 0
     apigw = requests * apigw_units * p.apigw_per_million_requests / MILLION
-    data_out = requests * p.response_bytes / GIB * p.data_out_per_gb
+    edge = (requests * p.cloudfront_per_million_https_requests / MILLION
+            + requests * body / GIB * p.cloudfront_to_origin_per_gb) if cloudfront else 0.0
+    out_per_gb = p.cloudfront_data_out_per_gb if cloudfront else p.data_out_per_gb
+    data_out = requests * p.response_bytes / GIB * out_per_gb
 
     # Firehose: the valid events of a request packed into records, each rounded up to 5 KB; the
     # rejected ones of a request, if any, packed into quarantine records the same way. With a
@@ -218,7 +263,7 @@ def model(p: Params) -> Result:
     ingest_requests = requests * p.lambda_per_million_requests / MILLION
     ingest_duration = requests * lambda_cost(p.ingest_memory_mb, billed_ms, p)
 
-    logs = requests * p.log_bytes_per_request / GIB * p.logs_ingest_per_gb
+    logs = requests * log_bytes_per_request(p) / GIB * p.logs_ingest_per_gb
 
     # S3 requests. Firehose writes at least one object per buffer interval while traffic flows,
     # more when the buffer size fills first; compaction GETs each, and PUTs the lake parts.
@@ -237,6 +282,7 @@ def model(p: Params) -> Result:
 
     lines = {
         "API Gateway HTTP API requests": apigw,
+        "CloudFront (custom domain of the URL)": edge,
         "Lambda ingest: requests": ingest_requests,
         "Lambda ingest: duration (GB-s)": ingest_duration,
         "Firehose ingestion (5 KB rounding)": firehose,
@@ -266,26 +312,34 @@ def model(p: Params) -> Result:
     )
 
 
-def alarm_metrics(template: Path = TEMPLATE, fallback: int = 18) -> int:
-    """Metrics watched by the template's alarms (CloudWatch bills each metric of a math alarm)."""
+def alarm_metrics(endpoint_type: str = "HttpApi", template: Path = TEMPLATE, fallback: int = 19) -> int:
+    """Metrics watched by the template's alarms that exist with this endpoint type (CloudWatch
+    bills each metric of a math alarm; an alarm with `Condition: IsHttpApi` exists only there)."""
     try:
         text = template.read_text(encoding="utf-8")
     except OSError:
         return fallback
-    alarms = text.count("Type: AWS::CloudWatch::Alarm")
-    math_alarms = len(re.findall(r"^      Metrics:\s*$", text, flags=re.M))
-    return alarms - math_alarms + text.count("MetricStat:") or fallback
+    blocks = re.findall(r"^  \w+:\n    Type: AWS::CloudWatch::Alarm\n(?:(?: {4,}.*|\s*)\n)*", text, flags=re.M)
+    watched = 0
+    for block in blocks:
+        if "    Condition: IsHttpApi\n" in block and endpoint_type != "HttpApi":
+            continue
+        watched += block.count("MetricStat:") or 1
+    return watched or fallback
 
 
-def fixed_monthly(p: Params, alarms: int | None = None, custom_metrics: int = 30, scheduled_runs: int = 720,
+def fixed_monthly(p: Params, alarms: int | None = None, custom_metrics: int | None = None, scheduled_runs: int = 720,
                   idle_run_seconds: float = 0.5) -> dict[str, float]:
     """Costs that do not grow with events (docs/cost.md): monitoring and the hourly schedule.
 
     custom_metrics: EMF metric/dimension combinations that report in a month (ingest's six, its
-    per-Reason counts that occur, compaction's, ApiThrottled); ASSUMED, the console lists them.
+    per-Reason counts that occur, compaction's, and the HTTP API's ApiThrottled from its access
+    log); ASSUMED, the console lists them.
     idle_run_seconds: ASSUMED wall time of a scheduled compaction run that finds no closed day.
     """
-    alarms = alarm_metrics() if alarms is None else alarms
+    alarms = alarm_metrics(p.endpoint_type) if alarms is None else alarms
+    if custom_metrics is None:
+        custom_metrics = 30 if p.endpoint_type == "HttpApi" else 29
     return {
         f"CloudWatch alarms ({alarms} alarm metrics x $0.10)": alarms * 0.10,
         f"CloudWatch custom metrics (~{custom_metrics} EMF metrics x $0.30)": custom_metrics * 0.30,
@@ -301,30 +355,65 @@ def money(x: float) -> str:
     return f"${x:.6f}" if x >= 0.000001 else f"${x:.2e}"
 
 
+def column(p: Params) -> str:
+    domain = "+CF" if p.custom_domain and p.endpoint_type == "FunctionUrl" else ""
+    return f"{p.endpoint_type}{domain} {p.events_per_request}"
+
+
 def table(results: list[Result]) -> str:
-    heads = [f"{r.params.events_per_request} ev/req" for r in results]
-    width = 42
-    out = [f"{'per 1,000,000 events':<{width}}" + "".join(f"{h:>14}" for h in heads)]
+    width, col = 42, 18
+    out = [f"{'per 1,000,000 events':<{width}}" + "".join(f"{column(r.params):>{col}}" for r in results)]
+
+    def row(label: str, cells) -> None:
+        out.append(f"{label:<{width}}" + "".join(f"{c:>{col}}" for c in cells))
+
     out.append("-" * len(out[0]))
     for key in results[0].lines:
-        out.append(f"{key:<{width}}" + "".join(f"{money(r.lines[key]):>14}" for r in results))
+        row(key, (money(r.lines[key]) for r in results))
     out.append("-" * len(out[0]))
-    out.append(f"{'Total to land 1M events in the lake':<{width}}" + "".join(f"{money(r.total):>14}" for r in results))
-    out.append(f"{'  per event':<{width}}" + "".join(f"{'$' + format(r.per_event, '.2e'):>14}" for r in results))
+    row("Total to land 1M events in the lake", (money(r.total) for r in results))
+    row("  per event", ("$" + format(r.per_event, ".2e") for r in results))
     out.append("")
-    out.append(f"{'S3 lake storage, per month kept':<{width}}" + "".join(f"{money(r.lake_storage_month):>14}" for r in results))
-    out.append(f"{'Athena: one query reading all of it':<{width}}" + "".join(f"{money(r.athena_full_scan):>14}" for r in results))
+    row("S3 lake storage, per month kept", (money(r.lake_storage_month) for r in results))
+    row("Athena: one query reading all of it", (money(r.athena_full_scan) for r in results))
     out.append("")
-    out.append(f"{'requests':<{width}}" + "".join(f"{r.requests:>14,.0f}" for r in results))
-    out.append(f"{'Firehose record bytes / billed bytes':<{width}}" + "".join(f"{f'{r.record_bytes}/{r.billed_record_bytes}':>14}" for r in results))
-    out.append(f"{'ingest ms/request: CPU 1 core / billed':<{width}}" + "".join(f"{f'{r.handler_cpu_ms:.2f}/{r.billed_ms}':>14}" for r in results))
+    row("requests", (f"{r.requests:,.0f}" for r in results))
+    row("CloudWatch Logs bytes per request", (f"{log_bytes_per_request(r.params):,}" for r in results))
+    row("Firehose record bytes / billed bytes", (f"{r.record_bytes}/{r.billed_record_bytes}" for r in results))
+    row("ingest ms/request: CPU 1 core / billed", (f"{r.handler_cpu_ms:.2f}/{r.billed_ms}" for r in results))
     return "\n".join(out)
+
+
+# The goal of issue 15 (docs/cost.md): a million events for at most this, at 20 events per request
+# on the function URL without a custom domain.
+GOAL_PER_MILLION = 0.05
+GOAL_EVENTS_PER_REQUEST = 20
+
+
+def log_bytes_for(total: float, p: Params) -> float:
+    """The function's log bytes per request at which `p` costs `total` per million events (the
+    total grows linearly with them); negative when even no function output would not reach it."""
+    at_zero = model(replace(p, function_log_bytes_per_request=0))
+    per_byte = at_zero.requests / GIB * p.logs_ingest_per_gb
+    return (total - at_zero.total) / per_byte
+
+
+def goal(p: Params) -> str:
+    """The goal line: the cost at the goal's batch size on the function URL, and the function log
+    bytes per request the goal allows."""
+    at = replace(p, endpoint_type="FunctionUrl", custom_domain=False, events_per_request=GOAL_EVENTS_PER_REQUEST)
+    cost = model(at).total
+    verdict = "met" if cost <= GOAL_PER_MILLION else "not met"
+    allowed = log_bytes_for(GOAL_PER_MILLION, at)
+    return (f"Goal: at most ${GOAL_PER_MILLION:.2f} per million events at {GOAL_EVENTS_PER_REQUEST} events/request on the "
+            f"function URL: {money(cost)}, {verdict} with {at.function_log_bytes_per_request:,} B of function logs a "
+            f"request (met up to {max(0.0, allowed):,.0f} B).")
 
 
 def describe(p: Params) -> str:
     assumed = ["wire_event_bytes", "quarantine_line_bytes", "events_per_day", "response_bytes", "request_overhead_cpu_ms",
-               "firehose_latency_ms", "log_bytes_per_request", "raw_days_kept", "multipart_chunk_mb",
-               "compact_seconds_per_million"]
+               "firehose_latency_ms", "function_log_bytes_per_request", "platform_log_bytes_per_request",
+               "access_log_bytes_per_request", "raw_days_kept", "multipart_chunk_mb", "compact_seconds_per_million"]
     lines = [
         f"Prices: AWS on-demand list prices, {REGION}, first tier, no free tier, recorded {PRICES_RECORDED};",
         "        list prices to be checked against the AWS pricing pages before relying on them.",
@@ -333,7 +422,8 @@ def describe(p: Params) -> str:
         f"Measured on a peer corpus (scripts/bench_compact.py's day, DuckDB): gzip ratio {p.raw_gzip_ratio}, "
         f"{p.lake_bytes_per_event} B a Parquet row.",
         f"Template: ingest {p.ingest_memory_mb} MB, compaction {p.compact_memory_mb} MB, "
-        f"Firehose buffer {p.events_buffer_interval_s} s / {p.events_buffer_mb} MiB.",
+        f"Firehose buffer {p.events_buffer_interval_s} s / {p.events_buffer_mb} MiB, SystemLogLevel {p.system_log_level} "
+        f"(platform lines {'logged' if p.system_log_level in ('DEBUG', 'INFO') else 'not logged'}).",
         "Assumed: " + ", ".join(f"{k}={getattr(p, k)}" for k in assumed) + ".",
     ]
     return "\n".join(lines)
@@ -341,24 +431,31 @@ def describe(p: Params) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events-per-request", type=int, nargs="+", default=[10, 50])
+    parser.add_argument("--events-per-request", type=int, nargs="+", default=[10, 20])
+    parser.add_argument("--endpoint-type", nargs="+", choices=ENDPOINT_TYPES, default=list(ENDPOINT_TYPES))
+    parser.add_argument("--custom-domain", action=argparse.BooleanOptionalAction, default=False,
+                        help="DomainName set: CloudFront in front of the function URL (no cost on the HTTP API)")
+    parser.add_argument("--system-log-level", choices=("DEBUG", "INFO", "WARN"), default=Params().system_log_level)
     defaults = Params()
+    swept = {"events_per_request", "endpoint_type", "custom_domain", "system_log_level"}
     for f in fields(Params):
-        if f.name == "events_per_request":
-            continue
-        parser.add_argument("--" + f.name.replace("_", "-"), type=type(getattr(defaults, f.name)), default=getattr(defaults, f.name))
+        if f.name not in swept:
+            parser.add_argument("--" + f.name.replace("_", "-"), type=type(getattr(defaults, f.name)), default=getattr(defaults, f.name))
     args = parser.parse_args(argv)
-    base = Params(**{f.name: getattr(args, f.name) for f in fields(Params) if f.name != "events_per_request"})
-    results = [model(replace(base, events_per_request=n)) for n in args.events_per_request]
+    base = Params(**{f.name: getattr(args, f.name) for f in fields(Params) if f.name not in {"events_per_request", "endpoint_type"}})
+    results = [model(replace(base, endpoint_type=e, events_per_request=n)) for e in args.endpoint_type for n in args.events_per_request]
     print(describe(base))
     print()
     print(table(results))
     print()
-    print("Fixed monthly costs, whatever the volume:")
-    fixed = fixed_monthly(base)
-    for k, v in fixed.items():
-        print(f"  {k:<66} {money(v):>10}")
-    print(f"  {'total':<66} {money(sum(fixed.values())):>10}")
+    print(goal(base))
+    print()
+    for endpoint in args.endpoint_type:
+        fixed = fixed_monthly(replace(base, endpoint_type=endpoint))
+        print(f"Fixed monthly costs with {endpoint}, whatever the volume:")
+        for k, v in fixed.items():
+            print(f"  {k:<66} {money(v):>10}")
+        print(f"  {'total':<66} {money(sum(fixed.values())):>10}")
 
 
 if __name__ == "__main__":

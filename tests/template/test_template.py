@@ -13,6 +13,9 @@ Run: .venv/bin/python -m pytest tests/template -q
   (tests/template/test_athena_views.py checks that template);
 - the SAM transform accepts the template and cfn-lint reports nothing;
 - the Lambda event fixtures under tests/fixtures/events match the template.
+
+These tests read the default deployment: IngestEndpointType=HttpApi, no custom domain, conditions
+resolved (`tpl`). tests/template/test_endpoint_types.py checks the FunctionUrl variant against it.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from cfn import load_cfn
+from cfn import inline_sub, load_cfn, referenced_names, resolve_conditions
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -40,14 +43,28 @@ def load_template() -> dict:
     return load_cfn(TEMPLATE)
 
 
-@pytest.fixture(scope="module")
-def tpl() -> dict:
-    return load_template()
+# A custom domain, for the resources that exist only with one.
+WITH_DOMAIN = {
+    "DomainName": "in.shop.example",
+    "CertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-0000-4000-8000-000000000000",
+    "HostedZoneId": "Z0123456789ABCDEFGHIJ",
+}
 
 
 @pytest.fixture(scope="module")
-def translated(tpl) -> dict:
-    """The template after the SAM transform, as CloudFormation would deploy it."""
+def tpl(source) -> dict:
+    """The default deployment: IngestEndpointType=HttpApi, no custom domain."""
+    return resolve_conditions(source, {})
+
+
+@pytest.fixture(scope="module")
+def translated(source) -> dict:
+    """The whole template (every condition kept) after the SAM transform."""
+    return sam_transform(source)
+
+
+def sam_transform(template: dict) -> dict:
+    """A template after the SAM transform, as CloudFormation would deploy it."""
     from samtranslator.public.exceptions import InvalidDocumentException
     from samtranslator.translator.transform import transform
 
@@ -55,7 +72,7 @@ def translated(tpl) -> dict:
         def load(self):
             return {}
 
-    doc = copy.deepcopy(tpl)
+    doc = copy.deepcopy(template)
     for res in doc["Resources"].values():  # what `sam package` does: upload, point at S3
         if res["Type"] == "AWS::Serverless::Function":
             res["Properties"]["CodeUri"] = "s3://artifacts/code.zip"
@@ -66,7 +83,7 @@ def translated(tpl) -> dict:
     try:
         return transform(doc, {}, NoManagedPolicies())
     except InvalidDocumentException as e:  # pragma: no cover - the failure message is the point
-        pytest.fail("SAM transform rejected template.yaml: " + "; ".join(c.message for c in e.causes))
+        pytest.fail("SAM transform rejected the template: " + "; ".join(c.message for c in e.causes))
     finally:
         if old is None:
             del os.environ["AWS_DEFAULT_REGION"]
@@ -344,6 +361,24 @@ def test_every_function_is_arm64_al2023(tpl, translated, which):
         assert props["LoggingConfig"]["LogFormat"] == "JSON", name
 
 
+def test_logs_are_json_without_per_invocation_platform_lines(tpl):
+    """Both functions: JSON logs in their own group, the application level a parameter, and the
+    platform's system logs at WARN, which leaves out the START and REPORT lines of every
+    invocation (docs/cost.md)."""
+    groups = set()
+    for fn in serverless_functions(tpl):
+        cfg = function_props(tpl, fn)["LoggingConfig"]
+        assert cfg["LogFormat"] == "JSON", fn
+        assert cfg["SystemLogLevel"] == "WARN", fn
+        assert cfg["ApplicationLogLevel"] == {"Ref": "ApplicationLogLevel"}, fn
+        groups.add(cfg["LogGroup"]["Ref"])
+    assert len(groups) == len(serverless_functions(tpl)), "each function logs to its own group"
+    level = tpl["Parameters"]["ApplicationLogLevel"]
+    # Lambda counts a JSON line without "level" as INFO: above INFO the EMF metric documents go.
+    assert level["Default"] == "INFO"
+    assert set(level["AllowedValues"]) <= {"TRACE", "DEBUG", "INFO"}, "WARN and above drop the EMF metrics"
+
+
 def test_functions_build_with_cargo_lambda_from_the_workspace(tpl):
     binaries = set()
     for fn in serverless_functions(tpl):
@@ -427,26 +462,6 @@ def env_of(doc: dict, fn: str) -> dict:
     return function_props(doc, fn).get("Environment", {}).get("Variables", {})
 
 
-def _refs(value) -> set[str]:
-    """Every Ref/GetAtt/${X} target inside a value."""
-    out = set()
-    if isinstance(value, dict):
-        for k, v in value.items():
-            if k == "Ref":
-                out.add(v)
-            elif k == "Fn::GetAtt":
-                out.add((v.split(".", 1) if isinstance(v, str) else v)[0])
-            elif k == "Fn::Sub":
-                text = v if isinstance(v, str) else v[0]
-                out |= {m.split(".", 1)[0] for m in re.findall(r"\$\{([^!][^}]*)\}", text)}
-            else:
-                out |= _refs(v)
-    elif isinstance(value, list):
-        for v in value:
-            out |= _refs(v)
-    return out
-
-
 def test_every_env_var_the_functions_read_is_wired(tpl):
     by_binary = function_by_binary(tpl)
     required = required_env(tpl)
@@ -468,7 +483,7 @@ def test_env_values_come_from_parameters_or_resources(tpl):
     known = set(tpl["Parameters"]) | set(tpl["Resources"]) | {"AWS::Region", "AWS::StackName", "AWS::Partition", "AWS::AccountId", "AWS::URLSuffix"}
     for fn in serverless_functions(tpl):
         for name, value in env_of(tpl, fn).items():
-            refs = _refs(value)
+            refs = referenced_names(value)
             assert refs, f"{fn}.{name} is a literal; make it a parameter"
             assert refs <= known, f"{fn}.{name} refers to {refs - known}"
 
@@ -518,7 +533,7 @@ def test_defaults_match_the_wire_format_doc(tpl):
 # --------------------------------------------------------------------------- API
 
 
-def test_http_api_route_cors_throttling(tpl):
+def test_http_api_route_cors_throttling(tpl, source):
     params = tpl["Parameters"]
     path = params["IngestPath"]["Default"]
     assert path == "/v1/batch" and re.match(params["IngestPath"]["AllowedPattern"], path)
@@ -539,8 +554,10 @@ def test_http_api_route_cors_throttling(tpl):
     assert integration["Properties"]["PayloadFormatVersion"] == "2.0"
     (perm,) = resources(tpl, "AWS::Lambda::Permission").values()
     assert perm["Properties"]["SourceArn"]["Fn::Sub"].endswith(":${HttpApi}/*/*${IngestPath}")
-    for name in ("CustomDomain", "CustomDomainMapping"):
-        assert tpl["Resources"][name]["Condition"] == "HasDomain"
+    with_domain = resolve_conditions(source, WITH_DOMAIN)["Resources"]
+    for name in ("CustomDomain", "CustomDomainMapping", "CustomDomainRecord"):
+        assert name not in tpl["Resources"] and name in with_domain, name
+    assert with_domain["CustomDomainRecord"]["Properties"]["AliasTarget"]["DNSName"] == {"Fn::GetAtt": ["CustomDomain", "RegionalDomainName"]}
 
 
 # --------------------------------------------------------------------------- Firehose
@@ -691,18 +708,24 @@ def test_alarms_cover_the_pipeline(tpl):
     assert "429" in mf["Properties"]["FilterPattern"]
 
 
-def test_dashboard_is_json_and_shows_every_metric_and_alarm(tpl):
-    (dash,) = resources(tpl, "AWS::CloudWatch::Dashboard").values()
-    body = dash["Properties"]["DashboardBody"]["Fn::Sub"]
+def dashboard_widgets(doc: dict) -> str:
+    """The dashboard's widgets as JSON text, after checking that the body is JSON, that each of its
+    ${X} names a parameter or resource of `doc`, and that it shows every alarm of `doc`."""
+    (dash,) = resources(doc, "AWS::CloudWatch::Dashboard").values()
+    body = inline_sub(dash["Properties"]["DashboardBody"]["Fn::Sub"])
     for ref in set(re.findall(r"\$\{([^}]+)\}", body)):
         base = ref.split(".", 1)[0]
-        assert base in tpl["Parameters"] or base in tpl["Resources"] or base.startswith("AWS::"), ref
+        assert base in doc["Parameters"] or base in doc["Resources"] or base.startswith("AWS::"), ref
     parsed = json.loads(re.sub(r"\$\{[^}]+\}", "0", body))
-    metrics_shown = json.dumps(parsed["widgets"])
+    on_dashboard = set(re.findall(r"\$\{(\w+)\.Arn\}", body)) & set(resources(doc, "AWS::CloudWatch::Alarm"))
+    assert on_dashboard == set(resources(doc, "AWS::CloudWatch::Alarm"))
+    return json.dumps(parsed["widgets"])
+
+
+def test_dashboard_is_json_and_shows_every_metric_and_alarm(tpl):
+    metrics_shown = dashboard_widgets(tpl)
     for name in INGEST_METRICS + COMPACT_METRICS + ["ApiThrottled"]:
         assert f'"{name}"' in metrics_shown, name
-    on_dashboard = set(re.findall(r"\$\{(\w+)\.Arn\}", body)) & set(resources(tpl, "AWS::CloudWatch::Alarm"))
-    assert on_dashboard == set(resources(tpl, "AWS::CloudWatch::Alarm"))
 
 
 def test_outputs(tpl):

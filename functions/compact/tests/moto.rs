@@ -1,6 +1,9 @@
 //! The S3 object store against moto's server (the local stack): paginated listing, conditional
 //! writes as the commit point, and a day compacted through it.
-//! Needs `make stack-up` (or `make test`, which starts it).
+//! Needs `make stack-up` (or `make test`, which starts it); without it the binary says so in one line.
+
+#[path = "../../../tests/support/local_stack.rs"]
+mod local_stack;
 
 use driftless::compact::{Compaction, Outcome};
 use driftless::config::CompactConfig;
@@ -8,23 +11,11 @@ use driftless::lake::s3::S3Store;
 use driftless::lake::store::{ObjectStore, Precondition};
 use driftless::lake::{Day, LakeError as Error, EVENTS};
 
-const BUCKET: &str = "driftless-local";
+use local_stack::BUCKET;
 
 async fn client() -> aws_sdk_s3::Client {
-    let endpoint =
-        std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:4566".into());
-    let conf = aws_config::from_env()
-        .endpoint_url(&endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "test", "test", None, None, "moto",
-        ))
-        .load()
-        .await;
-    let s3 = aws_sdk_s3::Client::new(&conf);
-    s3.head_bucket().bucket(BUCKET).send().await.unwrap_or_else(|e| {
-        panic!("moto's server with bucket {BUCKET} is not reachable at {endpoint}: run `make stack-up` ({e})")
-    });
+    let s3 = aws_sdk_s3::Client::new(&local_stack::moto_config().await);
+    local_stack::require_bucket(&s3).await;
     s3
 }
 

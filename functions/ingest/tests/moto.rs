@@ -1,8 +1,10 @@
 //! The ingest handler with the real AWS SDK clients against moto's server (the local stack):
 //! what a request stores is read back from S3 where Firehose delivered it.
-//! Needs `make stack-up` (or `make test`, which starts it).
+//! Needs `make stack-up` (or `make test`, which starts it); without it the binary says so in one line.
 
 mod common;
+#[path = "../../../tests/support/local_stack.rs"]
+mod local_stack;
 
 use std::collections::HashSet;
 
@@ -12,28 +14,17 @@ use driftless::config::IngestConfig;
 use lambda_http::Body;
 use serde_json::{json, Value};
 
-const BUCKET: &str = "driftless-local";
+use local_stack::BUCKET;
 
 async fn clients() -> (aws_sdk_firehose::Client, S3) {
-    let endpoint =
-        std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:4566".into());
-    let conf = aws_config::from_env()
-        .endpoint_url(&endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "test", "test", None, None, "moto",
-        ))
-        .load()
-        .await;
+    let conf = local_stack::moto_config().await;
     // A loopback endpoint has no bucket subdomains: path-style addressing.
     let s3 = S3::from_conf(
         aws_sdk_s3::config::Builder::from(&conf)
             .force_path_style(true)
             .build(),
     );
-    s3.head_bucket().bucket(BUCKET).send().await.unwrap_or_else(|e| {
-        panic!("moto's server with bucket {BUCKET} is not reachable at {endpoint}: run `make stack-up` ({e})")
-    });
+    local_stack::require_bucket(&s3).await;
     (aws_sdk_firehose::Client::new(&conf), s3)
 }
 
