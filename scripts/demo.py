@@ -1,12 +1,12 @@
-"""`make demo`: realistic web-shop traffic through the local stack, what landed in S3, then
-compaction of today into the Parquet lake and DuckDB queries over it.
+"""`make demo`: realistic web-shop traffic through the local stack, what landed in S3, then a
+compaction run into the lake's Delta tables and DuckDB queries over them.
 
 Simulated visitors browse, add to cart, sign up and buy; a few of their events are invalid (the
 kind of drift a schema catches), some batches are sent twice (a retry after a lost response, as an
 SDK does), and one batch is gzipped. Everything goes over HTTP to the ingest function that
 `cargo lambda watch` serves, which forwards to Firehose (moto), which writes to S3. Then the
-compaction function (served the same way) compacts today, forced although the day is still open,
-and DuckDB reads the committed Parquet parts.
+compaction function (served the same way) runs as the 15-minute schedule would: today's arrivals
+are appended to the Delta tables, and DuckDB reads them through its delta extension.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import os
 import random
 import secrets
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -27,7 +26,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import boto3
-import duckdb
 
 import lake
 
@@ -239,43 +237,41 @@ def main() -> None:
 
 def query_lake(s3, day: str, mine: set[str]) -> None:
     started = time.monotonic()
-    answer = lake.invoke("compact", {"date": day, "include_open_day": True})
-    reports = {d["table"]: d for d in answer["days"]}
+    answer = lake.invoke("compact", {"date": day})
+    reports = {a["table"]: a for a in answer["appends"]}
     ev, q = reports["events"], reports["quarantine"]
-    print(f"\nCompaction of {day} (forced: the day is still open), {time.monotonic() - started:.1f}s: "
-          f"events {ev['outcome']} (generation {ev['generation']}): {ev['objects_in']} raw objects, "
+    print(f"\nCompaction run {ev['run']} of today's arrivals ({day}), {time.monotonic() - started:.1f}s: "
+          f"events {ev['outcome']} (table version {ev['version']}): {ev['objects_in']} raw objects, "
           f"{ev['events_in']} records in, {ev['duplicates_dropped']} duplicates dropped, "
-          f"{ev['already_committed']} already in the lake, {ev['rows_out']} rows out in {ev['parts_out']} part(s), "
+          f"{ev['already_committed']} already in the lake, {ev['rows_out']} rows out in {ev['files_out']} file(s), "
           f"{ev['bytes_out']} bytes; quarantine {q['outcome']}: {q['rows_out']} rows.")
     if ev["completeness_percent"] is not None:
-        print(f"Delivery completeness (seq gaps per anonymous_id): {ev['completeness_percent']}% "
+        print(f"Delivery completeness of this run (distinct seq per anonymous_id): {ev['completeness_percent']}% "
               f"({ev['received_events']} of {ev['expected_events']} expected events)")
-    with tempfile.TemporaryDirectory() as tmp:
-        if not lake.download_committed(s3, "events", day, Path(tmp)):
-            sys.exit("no committed parts for today")
-        con = duckdb.connect()
-        con.execute(f"CREATE VIEW events AS SELECT * FROM read_parquet('{tmp}/dt=*/*.parquet', hive_partitioning = true)")
-        con.execute((Path(__file__).parent.parent / "queries" / "duckdb" / "views.sql").read_text())
-        total, distinct = con.execute("SELECT count(*), count(DISTINCT event_id) FROM events").fetchone()
-        print(f"\nDuckDB over lake/events/dt={day}/: {total} rows, {distinct} distinct event_ids "
-              f"(all demo runs of today).")
-        print("Events per type:")
-        for t, n in con.execute("SELECT event_type, count(*) FROM events GROUP BY 1 ORDER BY 2 DESC").fetchall():
-            print(f"  {t:18s} {n:6d}")
-        con.execute("CREATE TEMP TABLE mine (event_id VARCHAR)")
-        con.executemany("INSERT INTO mine VALUES (?)", [(i,) for i in mine])
-        found = con.execute("SELECT count(DISTINCT event_id), count(*) FROM events JOIN mine USING (event_id)").fetchone()
-        print(f"This run's accepted events in the lake: {found[0]} of {len(mine)}, {found[1] - found[0]} duplicates.")
-        print("\nA few typed rows (the generated view product_viewed):")
-        rows = con.execute(
-            "SELECT \"timestamp\", anonymous_id, seq, page_url, product_id, price, currency "
-            "FROM product_viewed ORDER BY \"timestamp\" DESC LIMIT 5").fetchall()
-        for r in rows:
-            print("  " + " | ".join(str(v) for v in r))
-        revenue = con.execute("SELECT round(sum(total), 2), count(*) FROM checkout_completed").fetchone()
-        print(f"Revenue today (checkout_completed.total): {revenue[0]} from {revenue[1]} orders")
-        if found != (len(mine), len(mine)):
-            sys.exit("the lake does not hold this run's accepted events exactly once")
+    con = lake.duckdb_connect(S3_ENDPOINT)
+    lake.attach(con)
+    con.execute((Path(__file__).parent.parent / "queries" / "duckdb" / "views.sql").read_text())
+    total, distinct = con.execute("SELECT count(*), count(DISTINCT event_id) FROM events").fetchone()
+    print(f"\nDuckDB over the Delta table {lake.table_uri('events')}: {total} rows, {distinct} distinct "
+          f"event_ids (every demo run so far).")
+    print("Events per type today:")
+    for t, n in con.execute("SELECT event_type, count(*) FROM events WHERE dt = ? GROUP BY 1 ORDER BY 2 DESC",
+                            [day]).fetchall():
+        print(f"  {t:18s} {n:6d}")
+    con.execute("CREATE TEMP TABLE mine (event_id VARCHAR)")
+    con.executemany("INSERT INTO mine VALUES (?)", [(i,) for i in mine])
+    found = con.execute("SELECT count(DISTINCT event_id), count(*) FROM events JOIN mine USING (event_id)").fetchone()
+    print(f"This run's accepted events in the lake: {found[0]} of {len(mine)}, {found[1] - found[0]} duplicates.")
+    print("\nA few typed rows (the generated view product_viewed):")
+    rows = con.execute(
+        "SELECT \"timestamp\", anonymous_id, seq, page_url, product_id, price, currency "
+        "FROM product_viewed ORDER BY \"timestamp\" DESC LIMIT 5").fetchall()
+    for r in rows:
+        print("  " + " | ".join(str(v) for v in r))
+    revenue = con.execute("SELECT round(sum(total), 2), count(*) FROM checkout_completed WHERE dt = ?", [day]).fetchone()
+    print(f"Revenue today (checkout_completed.total): {revenue[0]} from {revenue[1]} orders")
+    if found != (len(mine), len(mine)):
+        sys.exit("the lake does not hold this run's accepted events exactly once")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use driftless::compact::{Compaction, OnError};
+use driftless::compact::{Compaction, Days as RawDays, OnError};
 use driftless::config::{CompactConfig, IngestConfig};
 use driftless::lake::s3::S3Store;
 use driftless::lake::store::LocalStore;
@@ -51,15 +51,19 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
-    /// Compact a range of days (re-run or backfill), as the compaction function does.
+    /// Append the raw objects of a range of arrival days to the lake tables (re-run or
+    /// backfill), as the compaction function does; optionally optimize those days and vacuum.
     Compact {
         #[command(flatten)]
         lake: Lake,
         #[command(flatten)]
         days: Days,
-        /// Compact days that are not closed yet (today): later objects are merged by the next run.
+        /// Then rewrite each day's files into a few large sorted ones.
         #[arg(long)]
-        include_open_day: bool,
+        optimize: bool,
+        /// Then delete removed files older than the retention (DRIFTLESS_VACUUM_RETENTION_HOURS).
+        #[arg(long)]
+        vacuum: bool,
         /// Working-set bound; larger days spill to --scratch-dir (default DRIFTLESS_MEMORY_BUDGET_MB or 1536).
         #[arg(long)]
         memory_budget_mb: Option<usize>,
@@ -224,7 +228,8 @@ fn run(cli: Cli) -> driftless_cli::Result<i32> {
         Command::Compact {
             lake,
             days,
-            include_open_day,
+            optimize,
+            vacuum,
             memory_budget_mb,
             target_file_mb,
             scratch_dir,
@@ -247,11 +252,11 @@ fn run(cli: Cli) -> driftless_cli::Result<i32> {
                     (Some(bucket), _) => {
                         let aws = aws_config::load_from_env().await;
                         let store = S3Store::new(aws_sdk_s3::Client::new(&aws), bucket);
-                        compact_days(&store, &cfg, &days, include_open_day, now).await
+                        compact_days(&store, &cfg, &days, (optimize, vacuum), now).await
                     }
                     (None, Some(dir)) => {
                         let store = LocalStore::new(dir);
-                        compact_days(&store, &cfg, &days, include_open_day, now).await
+                        compact_days(&store, &cfg, &days, (optimize, vacuum), now).await
                     }
                     (None, None) => unreachable!("clap requires --bucket or --dir"),
                 }
@@ -261,7 +266,11 @@ fn run(cli: Cli) -> driftless_cli::Result<i32> {
                 serde_json::to_string_pretty(&report).unwrap_or_default()
             );
             for f in &report.failures {
-                eprintln!("driftless compact: {}/{}: {}", f.table, f.date, f.error);
+                let day = f.date.as_deref().unwrap_or("-");
+                eprintln!(
+                    "driftless compact: {} {} {day}: {}",
+                    f.step, f.table, f.error
+                );
             }
             Ok(if report.failures.is_empty() {
                 0
@@ -335,17 +344,28 @@ fn run(cli: Cli) -> driftless_cli::Result<i32> {
     }
 }
 
-/// A range of days on one store, each failure reported and the others still run.
+/// A range of days on one store, each failure reported and the others still run: the raw
+/// objects appended, then, as asked, the days optimized and the tables vacuumed.
 async fn compact_days<S: driftless::lake::store::ObjectStore>(
     store: &S,
     cfg: &CompactConfig,
     days: &[Day],
-    include_open_day: bool,
+    (optimize, vacuum): (bool, bool),
     now: i64,
 ) -> driftless::lake::Result<driftless::compact::CompactionReport> {
-    Compaction::new(store, cfg, now)
-        .with_open_days(include_open_day)
-        .with_on_error(OnError::Continue)
-        .days(days)
-        .await
+    let compaction = Compaction::new(store, cfg, now).with_on_error(OnError::Continue);
+    let mut report = compaction
+        .append_days(&RawDays::Only(days.to_vec()))
+        .await?;
+    if optimize {
+        let o = compaction.optimize_days(days).await?;
+        report.optimized = o.optimized;
+        report.failures.extend(o.failures);
+    }
+    if vacuum {
+        let v = compaction.vacuum_tables().await?;
+        report.vacuumed = v.vacuumed;
+        report.failures.extend(v.failures);
+    }
+    Ok(report)
 }

@@ -229,6 +229,16 @@ pub struct CompactConfig {
     pub scratch_dir: PathBuf,
     /// Raw objects read at once.
     pub read_concurrency: usize,
+    /// Deduplication by `event_id` covers at least this much arrival time, across days.
+    pub dedup_window: Duration,
+    /// Raw objects (as stored) one run takes at most, in whole days, oldest first; the rest
+    /// waits for the next run.
+    pub max_run_bytes: u64,
+    /// Removed data files stay this long for readers of older versions before vacuum deletes
+    /// them.
+    pub vacuum_retention: Duration,
+    /// Closed days this far back that have too many files are optimized by the schedule.
+    pub optimize_lookback_days: i64,
 }
 
 impl Default for CompactConfig {
@@ -239,6 +249,10 @@ impl Default for CompactConfig {
             close_after: Duration::from_secs(1800),
             scratch_dir: std::env::temp_dir().join("driftless-compact"),
             read_concurrency: 4,
+            dedup_window: Duration::from_secs(48 * 3600),
+            max_run_bytes: 4096 * MIB as u64,
+            vacuum_retention: Duration::from_secs(7 * 24 * 3600),
+            optimize_lookback_days: 7,
         }
     }
 }
@@ -260,6 +274,14 @@ impl CompactConfig {
                 .map(PathBuf::from)
                 .unwrap_or(d.scratch_dir),
             read_concurrency: env.integer("DRIFTLESS_READ_CONCURRENCY", 4, 1)? as usize,
+            dedup_window: Duration::from_secs(
+                env.integer("DRIFTLESS_DEDUP_WINDOW_HOURS", 48, 1)? * 3600,
+            ),
+            max_run_bytes: env.integer("DRIFTLESS_MAX_RUN_MB", 4096, 1)? * MIB as u64,
+            vacuum_retention: Duration::from_secs(
+                env.integer("DRIFTLESS_VACUUM_RETENTION_HOURS", 168, 0)? * 3600,
+            ),
+            optimize_lookback_days: env.integer("DRIFTLESS_OPTIMIZE_LOOKBACK_DAYS", 7, 1)? as i64,
         })
     }
 
@@ -269,6 +291,18 @@ impl CompactConfig {
 
     pub fn from_env() -> Result<CompactConfig> {
         CompactConfig::from_env_reader(&process_env())
+    }
+
+    /// The dedup window in whole days either side of a row's arrival day.
+    pub fn dedup_window_days(&self) -> i64 {
+        self.dedup_window.as_secs().div_ceil(86_400) as i64
+    }
+
+    /// What a newly created lake table is configured with.
+    pub fn table_settings(&self) -> crate::lake::delta::TableSettings {
+        crate::lake::delta::TableSettings {
+            deleted_file_retention: self.vacuum_retention,
+        }
     }
 
     /// Entry bytes buffered across partitions before they spill.

@@ -3,7 +3,7 @@
 //! quarantine; a replayed event that reaches the lake twice (replayed twice, or also delivered by
 //! a client retry) is deduplicated there by its `event_id`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::path::Path;
 use std::time::Duration;
@@ -11,11 +11,12 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::config::CompactConfig;
 use crate::config::IngestConfig;
 use crate::ingest::enrich::RequestContext;
 use crate::ingest::event::check_event;
 use crate::ingest::firehose::{deliver, RecordPacker, RecordSink, RetryPolicy};
-use crate::lake::commit::Manifest;
+use crate::lake::delta::LakeTable;
 use crate::lake::parquet::read_rows;
 use crate::lake::raw::{open_ndjson, trim_line_ending};
 use crate::lake::store::ObjectStore;
@@ -131,8 +132,9 @@ impl<S: RecordSink> Replayer<'_, S> {
         Ok(reports)
     }
 
-    /// Replays `day`: its committed quarantine parts, then its raw quarantine objects that no
-    /// commit covers yet.
+    /// Replays `day`: the quarantine table's files of the day, then its raw quarantine objects
+    /// that compaction has not taken yet. (A raw object a commit covers but that is not
+    /// deleted yet is read twice; the events it forwards twice are deduplicated in the lake.)
     async fn replay_day<T: ObjectStore>(
         &self,
         store: &T,
@@ -144,26 +146,25 @@ impl<S: RecordSink> Replayer<'_, S> {
             ..DayReplay::default()
         };
         let mut packer = RecordPacker::default();
-        let committed = Manifest::load(store, &QUARANTINE, day).await?;
-        let manifest = committed.as_ref().map(|c| &c.manifest);
+        let table = LakeTable::open(
+            &store.table_location(&QUARANTINE)?,
+            &QUARANTINE,
+            &CompactConfig::default().table_settings(),
+        )
+        .await?;
         std::fs::create_dir_all(scratch).map_err(|e| LakeError::io(scratch.display(), e))?;
         let local = scratch.join("replay.tmp");
-        for part in manifest.iter().flat_map(|m| m.parts.iter()) {
-            let path = store.fetch(&part.key, &local).await?;
+        for file in table.files()?.into_iter().filter(|f| f.day == Some(day)) {
+            let path = store
+                .fetch(&format!("lake/{}/{}", QUARANTINE.name, file.path), &local)
+                .await?;
             read_rows(&path, &QUARANTINE, |row| {
                 self.check(row, &mut packer, &mut report)
             })?;
             self.flush(&mut packer, false).await?;
         }
-        let covered: HashSet<&str> = manifest
-            .iter()
-            .flat_map(|m| m.inputs.iter().map(|i| i.key.as_str()))
-            .collect();
         let mut row = OwnedRow::default();
         for object in store.list(&day.raw_prefix(&QUARANTINE)).await? {
-            if covered.contains(object.key.as_str()) {
-                continue;
-            }
             let path = store.fetch(&object.key, &local).await?;
             let io = |e| LakeError::io(path.display(), e);
             let mut lines = open_ndjson(&path).map_err(io)?;

@@ -1,20 +1,33 @@
-//! Compaction's commit protocol on a local object store: exactly once after faults at every step,
-//! concurrent runs, late objects, unreadable input and days larger than the memory budget.
+//! Compaction into the Delta tables on a local store: each event exactly once after faults at
+//! every store call (raw objects, data files and the table's log), across days, through
+//! optimize and vacuum, with concurrent writers, unreadable input and days larger than the
+//! memory budget.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use driftless::compact::{Compaction, CompactionReport, DayReport, Outcome};
+use async_trait::async_trait;
+use bytes::Bytes;
+use driftless::compact::{
+    AppendReport, Compaction, CompactionReport, Days, OptimizeOutcome, Outcome,
+};
 use driftless::config::CompactConfig;
-use driftless::lake::commit::Manifest;
+use driftless::lake::delta::{LakeTable, TableLocation};
 use driftless::lake::parquet::scan_string_column;
 use driftless::lake::store::{LocalStore, ObjectMeta, ObjectStore, Precondition};
 use driftless::lake::{Day, LakeError, Result, Table, EVENTS, QUARANTINE};
 use driftless::timestamp::parse_rfc3339;
+use futures_util::stream::{BoxStream, StreamExt};
+use object_store::path::Path as StorePath;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, PutMultipartOptions,
+    PutOptions, PutPayload, PutResult, RenameOptions,
+};
 
 const DAY: &str = "2026-11-27";
 /// Well after the day closed.
@@ -40,31 +53,6 @@ fn temp_root(name: &str) -> PathBuf {
     dir
 }
 
-/// One table-day through the entry point every caller uses.
-async fn compact_day<S: ObjectStore>(
-    store: &S,
-    table: &'static Table,
-    day: Day,
-    cfg: &CompactConfig,
-    now: i64,
-    include_open_day: bool,
-) -> Result<DayReport> {
-    Compaction::new(store, cfg, now)
-        .with_open_days(include_open_day)
-        .table_day(table, day)
-        .await
-}
-
-/// What the schedule runs.
-async fn compact_closed_days<S: ObjectStore>(
-    store: &S,
-    cfg: &CompactConfig,
-    now: i64,
-    deadline: Instant,
-) -> Result<CompactionReport> {
-    Compaction::new(store, cfg, now).closed_days(deadline).await
-}
-
 fn config(root: &Path) -> CompactConfig {
     CompactConfig {
         scratch_dir: root.join("scratch"),
@@ -72,11 +60,39 @@ fn config(root: &Path) -> CompactConfig {
     }
 }
 
+/// Appends the raw objects of `DAY` to both tables.
+async fn append<S: ObjectStore>(store: &S, cfg: &CompactConfig) -> Result<CompactionReport> {
+    append_at(store, cfg, now(), &[day()]).await
+}
+
+async fn append_at<S: ObjectStore>(
+    store: &S,
+    cfg: &CompactConfig,
+    at: i64,
+    days: &[Day],
+) -> Result<CompactionReport> {
+    Compaction::new(store, cfg, at)
+        .append_days(&Days::Only(days.to_vec()))
+        .await
+}
+
+fn events_of(report: &CompactionReport) -> &AppendReport {
+    report
+        .appends
+        .iter()
+        .find(|a| a.table == EVENTS.name)
+        .expect("an events report")
+}
+
 /// A stored event line as the ingest writes it. `received` is the minute of arrival.
 fn event(id: usize, received_minute: u32) -> String {
+    event_at(id, &format!("2026-11-27T12:{received_minute:02}:00.000Z"))
+}
+
+fn event_at(id: usize, received_at: &str) -> String {
     let types = ["page_viewed", "product_viewed", "cart_item_added"];
     format!(
-        r#"{{"event_id":"evt-{id:06}","event_type":"{}","schema_version":"1-0-0","timestamp":"2026-11-27T10:{:02}:{:02}.000Z","client_timestamp":"2026-11-27T10:00:00.000Z","sent_at":"2026-11-27T10:00:00.000Z","received_at":"2026-11-27T12:{received_minute:02}:00.000Z","anonymous_id":"anon-{}","user_id":null,"session_id":"s","seq":{},"context":{{"page":{{"url":"https://shop.example/{id}"}},"locale":"de-DE"}},"properties":{{"n":{id}}},"user_agent":"UA","ip":null}}"#,
+        r#"{{"event_id":"evt-{id:06}","event_type":"{}","schema_version":"1-0-0","timestamp":"2026-11-27T10:{:02}:{:02}.000Z","client_timestamp":"2026-11-27T10:00:00.000Z","sent_at":"2026-11-27T10:00:00.000Z","received_at":"{received_at}","anonymous_id":"anon-{}","user_id":null,"session_id":"s","seq":{},"context":{{"page":{{"url":"https://shop.example/{id}"}},"locale":"de-DE"}},"properties":{{"n":{id}}},"user_agent":"UA","ip":null}}"#,
         types[id % 3],
         id / 60 % 60,
         id % 60,
@@ -125,27 +141,29 @@ fn seed_day(root: &Path) -> HashSet<String> {
     ids
 }
 
-/// Event ids in every Parquet part under the day's lake prefix (committed or not), with counts.
-fn lake_ids(root: &Path) -> HashMap<String, usize> {
+/// What a reader of the table's current version finds: every key with its count. Reading every
+/// file the version lists also proves that none of them is missing.
+async fn table_ids(root: &Path, table: &'static Table) -> HashMap<String, usize> {
+    let cfg = config(root);
+    let store = LocalStore::new(root);
+    let lake = LakeTable::open(
+        &store.table_location(table).unwrap(),
+        table,
+        &cfg.table_settings(),
+    )
+    .await
+    .unwrap();
     let mut ids = HashMap::new();
-    let dir = root.join(format!("lake/events/dt={DAY}"));
-    for entry in std::fs::read_dir(&dir).into_iter().flatten() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "parquet") {
-            scan_string_column(&path, 0, |id| {
-                *ids.entry(String::from_utf8(id.to_vec()).unwrap())
-                    .or_insert(0) += 1;
-            })
-            .unwrap();
-        }
+    for f in lake.files().unwrap() {
+        let path = root.join(format!("lake/{}/{}", table.name, f.path));
+        assert!(path.is_file(), "the table lists {} but it is gone", f.path);
+        scan_string_column(&path, table.key_column, |id| {
+            *ids.entry(String::from_utf8(id.to_vec()).unwrap())
+                .or_insert(0) += 1;
+        })
+        .unwrap();
     }
     ids
-}
-
-fn manifest(root: &Path) -> Option<Manifest> {
-    std::fs::read(root.join(format!("lake/events/dt={DAY}/_manifest.json")))
-        .ok()
-        .map(|b| serde_json::from_slice(&b).unwrap())
 }
 
 fn raw_objects(root: &Path) -> usize {
@@ -166,81 +184,230 @@ fn raw_objects(root: &Path) -> usize {
     count(&root.join("raw/events"))
 }
 
-/// Every event exactly once, every part listed by the manifest, the manifest's figures right.
-fn assert_exactly_once(root: &Path, expected: &HashSet<String>) {
-    let ids = lake_ids(root);
+/// Every expected event exactly once in the table's current version.
+async fn assert_exactly_once(root: &Path, expected: &HashSet<String>) {
+    assert_exactly_once_in(root, expected, "").await
+}
+
+async fn assert_exactly_once_in(root: &Path, expected: &HashSet<String>, ctx: &str) {
+    let ids = table_ids(root, &EVENTS).await;
     let dupes: Vec<_> = ids.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(dupes.is_empty(), "duplicates: {dupes:?}");
+    assert!(dupes.is_empty(), "{ctx}: duplicates: {dupes:?}");
     let got: HashSet<String> = ids.keys().cloned().collect();
-    assert_eq!(got.len(), expected.len(), "events in the lake");
-    assert_eq!(&got, expected);
-    let m = manifest(root).expect("a manifest");
-    assert_eq!(m.rows as usize, expected.len());
-    let listed: HashSet<String> = m
-        .parts
-        .iter()
-        .map(|p| p.key.rsplit('/').next().unwrap().to_string())
-        .collect();
-    let on_disk: HashSet<String> = std::fs::read_dir(root.join(format!("lake/events/dt={DAY}")))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".parquet"))
-        .collect();
-    assert_eq!(on_disk, listed, "no orphan part next to the committed ones");
+    assert_eq!(got.len(), expected.len(), "{ctx}: events in the table");
+    assert_eq!(&got, expected, "{ctx}");
 }
 
 #[tokio::test]
-async fn a_day_becomes_deduplicated_sorted_parquet_and_raw_goes_only_after_the_manifest() {
+async fn a_run_appends_each_event_once_and_deletes_raw_only_after_the_commit() {
     let root = temp_root("happy");
     let expected = seed_day(&root);
     let store = LocalStore::new(&root);
-    let r = compact_day(&store, &EVENTS, day(), &config(&root), now(), false)
-        .await
-        .unwrap();
+    let report = append(&store, &config(&root)).await.unwrap();
+    let r = events_of(&report);
     assert_eq!(r.outcome, Outcome::Committed);
     assert_eq!(r.run.objects_in, 4);
     assert_eq!(r.run.events_in, 660);
     assert_eq!(r.run.duplicates_dropped, 60);
     assert_eq!(r.run.rows_out, 600);
+    assert_eq!(r.run.run, 1);
     assert!(
         r.run.uncompressed_bytes_in > r.run.bytes_in,
         "two objects were gzip"
     );
     // Seven users, seq 0..=85 each, none missing: complete.
     assert_eq!(r.run.completeness_percent, Some(100.0));
-    assert_exactly_once(&root, &expected);
+    assert_exactly_once(&root, &expected).await;
     assert_eq!(raw_objects(&root), 0);
-    let m = manifest(&root).unwrap();
-    assert_eq!((m.generation, m.inputs.len()), (1, 4));
-    assert_eq!(m.runs[0].duplicates_dropped, 60);
-    let part = scan_string_column(&root.join(&m.parts[0].key), 0, |_| {}).unwrap();
-    assert_eq!(part.rows, 600);
-    assert_eq!(format!("{:016x}", part.checksum), m.checksum);
+    assert!(
+        root.join("lake/events/_delta_log/00000000000000000001.json")
+            .is_file(),
+        "version 0 creates the table, version 1 is the run"
+    );
 
     // A re-run of the same request changes nothing.
-    let again = compact_day(&store, &EVENTS, day(), &config(&root), now(), false)
-        .await
-        .unwrap();
-    assert_eq!(again.outcome, Outcome::NothingToDo);
-    assert_eq!(manifest(&root).unwrap(), m);
+    let again = append(&store, &config(&root)).await.unwrap();
+    assert_eq!(events_of(&again).outcome, Outcome::NothingToDo);
+    assert!(!root
+        .join("lake/events/_delta_log/00000000000000000002.json")
+        .exists());
+}
+
+/// One 15-minute run's object: `n` new events from `first`, and again the 10 events before
+/// `first` (a client retry of the previous run's). Returns every event id it holds.
+fn run_object(root: &Path, run: usize, first: usize, n: usize) -> HashSet<String> {
+    let retried = first.saturating_sub(10)..first;
+    let ids: Vec<usize> = retried.clone().chain(first..first + n).collect();
+    let lines: Vec<String> = ids.iter().map(|&i| event(i, run as u32)).collect();
+    write_raw(
+        root,
+        &format!("raw/events/2026/11/27/1{run}/run-{run}"),
+        &lines,
+        run.is_multiple_of(2),
+    );
+    ids.iter().map(|i| format!("evt-{i:06}")).collect()
 }
 
 #[tokio::test]
-async fn an_open_day_waits_unless_the_request_includes_it() {
-    let root = temp_root("open");
-    seed_day(&root);
+async fn fifteen_minute_runs_then_optimize_and_vacuum_keep_every_event_once() {
+    let root = temp_root("runs");
     let store = LocalStore::new(&root);
-    let during = parse_rfc3339("2026-11-27T18:00:00Z").unwrap();
-    let r = compact_day(&store, &EVENTS, day(), &config(&root), during, false)
+    let cfg = CompactConfig {
+        vacuum_retention: Duration::ZERO,
+        ..config(&root)
+    };
+    let mut expected = HashSet::new();
+    for run in 0..4 {
+        expected.extend(run_object(&root, run, run * 100, 100));
+        let report = append(&store, &cfg).await.unwrap();
+        let r = events_of(&report);
+        assert_eq!(r.outcome, Outcome::Committed, "run {run}");
+        assert_eq!(r.run.run, run as i64 + 1);
+        if run > 0 {
+            assert_eq!(
+                r.run.already_committed, 10,
+                "the retry of the last run is dropped"
+            );
+        }
+        assert_exactly_once(&root, &expected).await;
+    }
+    let before: Vec<String> = std::fs::read_dir(root.join(format!("lake/events/dt={DAY}")))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(before.len(), 4, "a file per run");
+
+    let report = Compaction::new(&store, &cfg, now())
+        .optimize_days(&[day()])
         .await
         .unwrap();
-    assert_eq!(r.outcome, Outcome::NotClosed);
-    assert_eq!(raw_objects(&root), 4);
-    let r = compact_day(&store, &EVENTS, day(), &config(&root), during, true)
+    let o = report
+        .optimized
+        .iter()
+        .find(|o| o.table == EVENTS.name)
+        .unwrap();
+    assert_eq!(o.outcome, OptimizeOutcome::Optimized);
+    assert_eq!((o.files_removed, o.files_added, o.rows), (4, 1, 400));
+    assert_exactly_once(&root, &expected).await;
+    // Sorted by event_type across the day.
+    let lake = LakeTable::open(
+        &store.table_location(&EVENTS).unwrap(),
+        &EVENTS,
+        &cfg.table_settings(),
+    )
+    .await
+    .unwrap();
+    let files = lake.files().unwrap();
+    assert_eq!(files.len(), 1);
+    let mut types = Vec::new();
+    scan_string_column(
+        &root.join(format!("lake/events/{}", files[0].path)),
+        1,
+        |t| types.push(t.to_vec()),
+    )
+    .unwrap();
+    assert!(types.windows(2).all(|w| w[0] <= w[1]), "event_type order");
+    // The removed files stay for readers of older versions until vacuum.
+    for name in &before {
+        assert!(root.join(format!("lake/events/dt={DAY}/{name}")).is_file());
+    }
+    let report = Compaction::new(&store, &cfg, now())
+        .vacuum_tables()
         .await
         .unwrap();
-    assert_eq!(r.outcome, Outcome::Committed);
+    let v = report
+        .vacuumed
+        .iter()
+        .find(|v| v.table == EVENTS.name)
+        .unwrap();
+    assert_eq!((v.files_deleted, v.indexes_deleted), (4, 4));
+    for name in &before {
+        assert!(!root.join(format!("lake/events/dt={DAY}/{name}")).exists());
+    }
+    assert_exactly_once(&root, &expected).await;
+    // A second optimize finds nothing to do.
+    let report = Compaction::new(&store, &cfg, now())
+        .optimize_days(&[day()])
+        .await
+        .unwrap();
+    assert!(report
+        .optimized
+        .iter()
+        .all(|o| o.outcome == OptimizeOutcome::NothingToDo));
 }
+
+#[tokio::test]
+async fn a_retry_after_midnight_and_a_replay_two_days_later_land_exactly_once() {
+    let root = temp_root("midnight");
+    let store = LocalStore::new(&root);
+    let cfg = config(&root);
+    let ids: Vec<usize> = (0..50).collect();
+    let expected: HashSet<String> = ids.iter().map(|i| format!("evt-{i:06}")).collect();
+    let batch =
+        |received: &str| -> Vec<String> { ids.iter().map(|&i| event_at(i, received)).collect() };
+    // Sent at 23:50 on the 27th; the client's retry after a lost response arrives at 00:30,
+    // under the 28th's prefix; a replay of the same events comes two days after the first copy.
+    write_raw(
+        &root,
+        "raw/events/2026/11/27/23/a",
+        &batch("2026-11-27T23:50:00.000Z"),
+        false,
+    );
+    let d27 = Day::parse("2026-11-27").unwrap();
+    let d28 = Day::parse("2026-11-28").unwrap();
+    let d29 = Day::parse("2026-11-29").unwrap();
+    append_at(&store, &cfg, now(), &[d27]).await.unwrap();
+    write_raw(
+        &root,
+        "raw/events/2026/11/28/00/b",
+        &batch("2026-11-28T00:30:00.000Z"),
+        true,
+    );
+    let r = append_at(&store, &cfg, now(), &[d28]).await.unwrap();
+    assert_eq!(events_of(&r).run.already_committed, 50);
+    write_raw(
+        &root,
+        "raw/events/2026/11/29/22/c",
+        &batch("2026-11-29T22:00:00.000Z"),
+        false,
+    );
+    let at = parse_rfc3339("2026-11-29T23:00:00Z").unwrap();
+    let r = append_at(&store, &cfg, at, &[d29]).await.unwrap();
+    assert_eq!(events_of(&r).run.already_committed, 50);
+    assert_exactly_once(&root, &expected).await;
+
+    // The window is the limit: with 24 hours, a copy three days after the first is a new row,
+    // and a copy the day after that copy is caught again.
+    let cfg = CompactConfig {
+        dedup_window: Duration::from_secs(24 * 3600),
+        ..cfg
+    };
+    let (d30, d01) = (
+        Day::parse("2026-11-30").unwrap(),
+        Day::parse("2026-12-01").unwrap(),
+    );
+    write_raw(
+        &root,
+        "raw/events/2026/11/30/01/d",
+        &batch("2026-11-30T01:10:00.000Z"),
+        false,
+    );
+    write_raw(
+        &root,
+        "raw/events/2026/12/01/00/e",
+        &batch("2026-12-01T00:10:00.000Z"),
+        false,
+    );
+    let r = append_at(&store, &cfg, at, &[d30, d01]).await.unwrap();
+    assert_eq!(events_of(&r).run.already_committed, 50, "the 1st's copies");
+    let ids = table_ids(&root, &EVENTS).await;
+    assert!(
+        ids.values().all(|n| *n == 2),
+        "the 30th's copies are outside the window"
+    );
+}
+
+// ------------------------------------------------------------------------------ fault injection
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Op {
@@ -249,28 +416,28 @@ enum Op {
     Upload,
     PutSmall,
     Delete,
+    LogGet,
+    LogPut,
+    LogList,
+    LogDelete,
+    LogCopy,
 }
 
-const OPS: [Op; 5] = [Op::List, Op::Fetch, Op::Upload, Op::PutSmall, Op::Delete];
-
-/// A local store that counts its calls per operation and fails the `nth` call of `op`: before
-/// doing it (the step did not happen) or after (the step happened, then the process died before
-/// it heard back). With `fault: None` it only counts, to learn the calls of a clean run.
-struct Faulty {
-    inner: LocalStore,
+/// Counts calls per operation and fails the `nth` call of one: before doing it (the step did not
+/// happen) or after (the step happened, then the process died before it heard back).
+#[derive(Debug, Default)]
+struct Faults {
     fault: Option<(Op, usize, bool)>,
     calls: Mutex<HashMap<Op, usize>>,
     fired: AtomicUsize,
 }
 
-impl Faulty {
-    fn new(root: &Path, fault: Option<(Op, usize, bool)>) -> Faulty {
-        Faulty {
-            inner: LocalStore::new(root),
+impl Faults {
+    fn new(fault: Option<(Op, usize, bool)>) -> Arc<Faults> {
+        Arc::new(Faults {
             fault,
-            calls: Mutex::new(HashMap::new()),
-            fired: AtomicUsize::new(0),
-        }
+            ..Faults::default()
+        })
     }
 
     /// Counts a call of `op` and says whether the fault is due before or after it.
@@ -279,38 +446,56 @@ impl Faulty {
         let n = calls.entry(op).or_insert(0);
         *n += 1;
         match self.fault {
-            Some((fop, nth, after)) if fop == op && nth == *n => (!after, after),
+            Some((fop, nth, after)) if fop == op && nth == *n => {
+                self.fired.fetch_add(1, Ordering::SeqCst);
+                (!after, after)
+            }
             _ => (false, false),
         }
     }
 
-    fn fail(&self, op: Op) -> LakeError {
-        self.fired.fetch_add(1, Ordering::SeqCst);
-        LakeError::Storage {
-            operation: "injected",
-            key: format!("{op:?}"),
-            source: "fault injected".into(),
-        }
+    fn calls(&self) -> HashMap<Op, usize> {
+        self.calls.lock().unwrap().clone()
     }
+}
 
+fn injected(op: Op) -> LakeError {
+    LakeError::Storage {
+        operation: "injected",
+        key: format!("{op:?}"),
+        source: "fault injected".into(),
+    }
+}
+
+fn log_injected(op: Op) -> object_store::Error {
+    object_store::Error::Generic {
+        store: "faulty",
+        source: format!("fault injected at {op:?}").into(),
+    }
+}
+
+/// A local store whose calls (and whose tables' log calls) can fail.
+struct Faulty {
+    inner: LocalStore,
+    root: PathBuf,
+    faults: Arc<Faults>,
+}
+
+impl Faulty {
     async fn call<T>(
         &self,
         op: Op,
         inner: impl std::future::Future<Output = Result<T>>,
     ) -> Result<T> {
-        let (before, after) = self.enter(op);
+        let (before, after) = self.faults.enter(op);
         if before {
-            return Err(self.fail(op));
+            return Err(injected(op));
         }
         let r = inner.await?;
         if after {
-            return Err(self.fail(op));
+            return Err(injected(op));
         }
         Ok(r)
-    }
-
-    fn calls(&self) -> HashMap<Op, usize> {
-        self.calls.lock().unwrap().clone()
     }
 }
 
@@ -337,16 +522,182 @@ impl ObjectStore for Faulty {
     async fn delete(&self, keys: &[String]) -> Result<()> {
         self.call(Op::Delete, self.inner.delete(keys)).await
     }
+    fn table_location(&self, table: &Table) -> Result<TableLocation> {
+        let dir = self.root.join(format!("lake/{}", table.name));
+        std::fs::create_dir_all(&dir).unwrap();
+        // delta-rs takes a store whose "/" is the root of the URL's file system.
+        let local = object_store::local::LocalFileSystem::new();
+        Ok(
+            TableLocation::local(&dir)?.with_backend(Arc::new(FaultyLog {
+                inner: Arc::new(local),
+                faults: self.faults.clone(),
+            })),
+        )
+    }
 }
 
-/// Generation 1 committed cleanly, then late objects: one with a line that is not an event (so
-/// a rejected-lines file is written too). Returns every event id the day must hold.
+/// The table log's object store, with the same faults.
+#[derive(Debug)]
+struct FaultyLog {
+    inner: Arc<dyn object_store::ObjectStore>,
+    faults: Arc<Faults>,
+}
+
+impl std::fmt::Display for FaultyLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FaultyLog({})", self.inner)
+    }
+}
+
+#[async_trait]
+impl object_store::ObjectStore for FaultyLog {
+    async fn put_opts(
+        &self,
+        location: &StorePath,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        let (before, after) = self.faults.enter(Op::LogPut);
+        if before {
+            return Err(log_injected(Op::LogPut));
+        }
+        let r = self.inner.put_opts(location, payload, opts).await?;
+        if after {
+            return Err(log_injected(Op::LogPut));
+        }
+        Ok(r)
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &StorePath,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        let (before, _) = self.faults.enter(Op::LogPut);
+        if before {
+            return Err(log_injected(Op::LogPut));
+        }
+        self.inner.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(
+        &self,
+        location: &StorePath,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        let (before, after) = self.faults.enter(Op::LogGet);
+        if before || after {
+            return Err(log_injected(Op::LogGet));
+        }
+        self.inner.get_opts(location, options).await
+    }
+
+    async fn get_ranges(
+        &self,
+        location: &StorePath,
+        ranges: &[Range<u64>],
+    ) -> object_store::Result<Vec<Bytes>> {
+        let (before, after) = self.faults.enter(Op::LogGet);
+        if before || after {
+            return Err(log_injected(Op::LogGet));
+        }
+        self.inner.get_ranges(location, ranges).await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<StorePath>>,
+    ) -> BoxStream<'static, object_store::Result<StorePath>> {
+        let (before, after) = self.faults.enter(Op::LogDelete);
+        if before {
+            return futures_util::stream::once(async { Err(log_injected(Op::LogDelete)) }).boxed();
+        }
+        let deleted = self.inner.delete_stream(locations);
+        if after {
+            return deleted
+                .chain(futures_util::stream::once(async {
+                    Err(log_injected(Op::LogDelete))
+                }))
+                .boxed();
+        }
+        deleted
+    }
+
+    fn list(
+        &self,
+        prefix: Option<&StorePath>,
+    ) -> BoxStream<'static, object_store::Result<object_store::ObjectMeta>> {
+        let (before, after) = self.faults.enter(Op::LogList);
+        if before {
+            return futures_util::stream::once(async { Err(log_injected(Op::LogList)) }).boxed();
+        }
+        let listed = self.inner.list(prefix);
+        if after {
+            return listed
+                .chain(futures_util::stream::once(async {
+                    Err(log_injected(Op::LogList))
+                }))
+                .boxed();
+        }
+        listed
+    }
+
+    async fn list_with_delimiter(
+        &self,
+        prefix: Option<&StorePath>,
+    ) -> object_store::Result<ListResult> {
+        let (before, after) = self.faults.enter(Op::LogList);
+        if before {
+            return Err(log_injected(Op::LogList));
+        }
+        let r = self.inner.list_with_delimiter(prefix).await?;
+        if after {
+            return Err(log_injected(Op::LogList));
+        }
+        Ok(r)
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &StorePath,
+        to: &StorePath,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
+        let (before, after) = self.faults.enter(Op::LogCopy);
+        if before {
+            return Err(log_injected(Op::LogCopy));
+        }
+        self.inner.copy_opts(from, to, options).await?;
+        if after {
+            return Err(log_injected(Op::LogCopy));
+        }
+        Ok(())
+    }
+
+    async fn rename_opts(
+        &self,
+        from: &StorePath,
+        to: &StorePath,
+        options: RenameOptions,
+    ) -> object_store::Result<()> {
+        let (before, after) = self.faults.enter(Op::LogCopy);
+        if before {
+            return Err(log_injected(Op::LogCopy));
+        }
+        self.inner.rename_opts(from, to, options).await?;
+        if after {
+            return Err(log_injected(Op::LogCopy));
+        }
+        Ok(())
+    }
+}
+
+/// A committed first run, then late objects: one with a line that is not an event (so a
+/// rejected-lines file is written too). Returns every event id the day must hold.
 async fn day_with_late_objects(root: &Path) -> HashSet<String> {
     let mut expected = seed_day(root);
     let store = LocalStore::new(root);
-    compact_day(&store, &EVENTS, day(), &config(root), now(), false)
-        .await
-        .unwrap();
+    append(&store, &config(root)).await.unwrap();
     let mut late: Vec<String> = (590..640).map(|i| event(i, 50)).collect();
     late.push("not json".into());
     expected.extend((600..640).map(|i| format!("evt-{i:06}")));
@@ -361,58 +712,66 @@ async fn day_with_late_objects(root: &Path) -> HashSet<String> {
     expected
 }
 
-#[tokio::test]
-async fn a_crash_at_any_step_then_a_rerun_leaves_every_event_exactly_once() {
-    // Every store call a clean run of generation 2 makes, counted: each one is then faulted,
-    // before and after it happens.
-    let root = temp_root("fault-count");
-    day_with_late_objects(&root).await;
-    let counting = Faulty::new(&root, None);
-    compact_day(&counting, &EVENTS, day(), &config(&root), now(), false)
-        .await
-        .unwrap();
+/// Runs `step` against a store that counts its calls, then once per call and side with that
+/// call failing, each time on a fresh copy of the scenario `setup` builds; after each faulted
+/// run, a clean re-run of `step` and `check` must find the lake exactly as it should be.
+async fn fault_every_call<Setup, SetupFut, Step, StepFut>(name: &str, setup: Setup, step: Step)
+where
+    Setup: Fn(PathBuf) -> SetupFut,
+    SetupFut: std::future::Future<Output = HashSet<String>>,
+    Step: Fn(Faulty) -> StepFut,
+    StepFut: std::future::Future<Output = Result<()>>,
+{
+    let root = temp_root(&format!("{name}-count"));
+    setup(root.clone()).await;
+    let counting = Faults::new(None);
+    step(Faulty {
+        inner: LocalStore::new(&root),
+        root: root.clone(),
+        faults: counting.clone(),
+    })
+    .await
+    .unwrap();
     let calls = counting.calls();
-    // list raw and lake; fetch 2 raw objects, 1 committed part and 1 part to verify; upload 1
-    // part; put the rejected lines and the manifest; delete the raw inputs.
-    let expected_calls: HashMap<Op, usize> = [
-        (Op::List, 2),
-        (Op::Fetch, 4),
-        (Op::Upload, 1),
-        (Op::PutSmall, 2),
-        (Op::Delete, 1),
-    ]
-    .into();
-    assert_eq!(calls, expected_calls, "the calls of a clean run");
-
-    for op in OPS {
-        for nth in 1..=calls.get(&op).copied().unwrap_or(0) {
+    for op in [Op::Fetch, Op::Upload, Op::LogPut, Op::LogGet] {
+        assert!(
+            calls.get(&op).copied().unwrap_or(0) > 0,
+            "{name}: no {op:?} call: {calls:?}"
+        );
+    }
+    for (&op, &count) in &calls {
+        for nth in 1..=count {
             for after in [false, true] {
-                let root = temp_root("fault");
-                let expected = day_with_late_objects(&root).await;
-                let store = LocalStore::new(&root);
-                let faulty = Faulty::new(&root, Some((op, nth, after)));
-                let first =
-                    compact_day(&faulty, &EVENTS, day(), &config(&root), now(), false).await;
-                let ctx = format!("{op:?} #{nth} after={after}: first={first:?}");
+                let root = temp_root(name);
+                let expected = setup(root.clone()).await;
+                let faults = Faults::new(Some((op, nth, after)));
+                let first = step(Faulty {
+                    inner: LocalStore::new(&root),
+                    root: root.clone(),
+                    faults: faults.clone(),
+                })
+                .await;
+                let ctx = format!("{name}: {op:?} #{nth} after={after}: first={first:?}");
                 assert_eq!(
-                    faulty.fired.load(Ordering::SeqCst),
+                    faults.fired.load(Ordering::SeqCst),
                     1,
                     "{ctx}: the fault fired"
                 );
-                assert!(first.is_err(), "{ctx}: the faulted run reports the fault");
-                let again = compact_day(&store, &EVENTS, day(), &config(&root), now(), false)
-                    .await
-                    .unwrap_or_else(|e| panic!("{ctx}: re-run failed: {e}"));
+                // At this moment a reader finds no event twice and every listed file there.
+                let ids = table_ids(&root, &EVENTS).await;
                 assert!(
-                    matches!(again.outcome, Outcome::Committed | Outcome::NothingToDo),
-                    "{ctx}: again={:?}",
-                    again.outcome
+                    ids.values().all(|n| *n == 1),
+                    "{ctx}: a reader saw duplicates"
                 );
-                assert_exactly_once(&root, &expected);
-                assert_eq!(raw_objects(&root), 0, "{ctx}");
-                let m = manifest(&root).unwrap();
-                assert_eq!(m.generation, 2, "{ctx}");
-                assert_eq!(m.rejected_lines.len(), 1, "{ctx}");
+                step(Faulty {
+                    inner: LocalStore::new(&root),
+                    root: root.clone(),
+                    faults: Faults::new(None),
+                })
+                .await
+                .unwrap_or_else(|e| panic!("{ctx}: re-run failed: {e}"));
+                assert_exactly_once_in(&root, &expected, &ctx).await;
+                assert_eq!(raw_objects(&root), 0, "{ctx}: raw goes once committed");
                 assert!(
                     std::fs::read_dir(root.join("scratch")).map_or(0, |d| d.count()) == 0,
                     "{ctx}: scratch cleaned up"
@@ -422,73 +781,65 @@ async fn a_crash_at_any_step_then_a_rerun_leaves_every_event_exactly_once() {
     }
 }
 
-/// Commits the day with another run the moment this run is about to write its manifest.
-struct Interleaved {
-    inner: LocalStore,
-    root: PathBuf,
+#[tokio::test]
+async fn a_crash_at_any_call_of_an_append_then_a_rerun_leaves_every_event_exactly_once() {
+    fault_every_call(
+        "fault-append",
+        |root| async move { day_with_late_objects(&root).await },
+        |store| async move {
+            let cfg = config(&store.root);
+            Compaction::new(&store, &cfg, now())
+                .with_on_error(driftless::compact::OnError::Stop)
+                .append_days(&Days::Only(vec![day()]))
+                .await?;
+            Ok(())
+        },
+    )
+    .await;
 }
 
-impl ObjectStore for Interleaved {
-    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
-        self.inner.list(prefix).await
+/// Four committed runs of the day, so optimize has four files to merge.
+async fn day_of_runs(root: &Path) -> HashSet<String> {
+    let store = LocalStore::new(root);
+    let mut expected = HashSet::new();
+    for run in 0..4 {
+        expected.extend(run_object(root, run, run * 50, 50));
+        append(&store, &config(root)).await.unwrap();
     }
-    async fn list_dirs(&self, prefix: &str) -> Result<Vec<String>> {
-        self.inner.list_dirs(prefix).await
-    }
-    async fn get_small(&self, key: &str) -> Result<Option<(Vec<u8>, String)>> {
-        self.inner.get_small(key).await
-    }
-    async fn fetch(&self, key: &str, scratch: &Path) -> Result<PathBuf> {
-        self.inner.fetch(key, scratch).await
-    }
-    async fn upload(&self, key: &str, file: &Path) -> Result<()> {
-        self.inner.upload(key, file).await
-    }
-    async fn put_small(&self, key: &str, body: Vec<u8>, p: Option<Precondition>) -> Result<()> {
-        if key.ends_with("_manifest.json") {
-            let other = compact_day(
-                &self.inner,
-                &EVENTS,
-                day(),
-                &config(&self.root),
-                now(),
-                false,
-            )
-            .await?;
-            assert_eq!(other.outcome, Outcome::Committed);
-        }
-        self.inner.put_small(key, body, p).await
-    }
-    async fn delete(&self, keys: &[String]) -> Result<()> {
-        self.inner.delete(keys).await
-    }
+    expected
 }
 
 #[tokio::test]
-async fn of_two_runs_at_once_exactly_one_commits_and_the_other_removes_its_parts() {
-    let root = temp_root("race");
-    let expected = seed_day(&root);
-    let racing = Interleaved {
-        inner: LocalStore::new(&root),
-        root: root.clone(),
-    };
-    let r = compact_day(&racing, &EVENTS, day(), &config(&root), now(), false)
-        .await
-        .unwrap();
-    assert_eq!(r.outcome, Outcome::LostRace);
-    assert_exactly_once(&root, &expected);
-    assert_eq!(manifest(&root).unwrap().generation, 1);
+async fn a_crash_at_any_call_of_optimize_or_vacuum_then_a_rerun_leaves_every_event_exactly_once() {
+    fault_every_call(
+        "fault-optimize",
+        |root| async move { day_of_runs(&root).await },
+        |store| async move {
+            let cfg = CompactConfig {
+                vacuum_retention: Duration::ZERO,
+                ..config(&store.root)
+            };
+            let c = Compaction::new(&store, &cfg, now())
+                .with_on_error(driftless::compact::OnError::Stop);
+            c.optimize_days(&[day()]).await?;
+            c.vacuum_tables().await?;
+            Ok(())
+        },
+    )
+    .await;
+}
 
-    // Truly concurrent runs on a fresh day: one commits, the other loses or finds nothing.
-    let root = temp_root("race2");
+#[tokio::test]
+async fn of_two_runs_at_once_exactly_one_commits_and_the_other_removes_its_files() {
+    let root = temp_root("race");
     let expected = seed_day(&root);
     let (a, b) = (LocalStore::new(&root), LocalStore::new(&root));
     let (cfg_a, cfg_b) = (config(&root), config(&root));
-    let (ra, rb) = tokio::join!(
-        compact_day(&a, &EVENTS, day(), &cfg_a, now(), false),
-        compact_day(&b, &EVENTS, day(), &cfg_b, now(), false),
-    );
-    let outcomes = [ra.unwrap().outcome, rb.unwrap().outcome];
+    let (ra, rb) = tokio::join!(append(&a, &cfg_a), append(&b, &cfg_b));
+    let outcomes = [
+        events_of(&ra.unwrap()).outcome,
+        events_of(&rb.unwrap()).outcome,
+    ];
     assert_eq!(
         outcomes
             .iter()
@@ -497,35 +848,36 @@ async fn of_two_runs_at_once_exactly_one_commits_and_the_other_removes_its_parts
         1,
         "{outcomes:?}"
     );
-    assert_exactly_once(&root, &expected);
+    assert_exactly_once(&root, &expected).await;
+    let files: Vec<_> = std::fs::read_dir(root.join(format!("lake/events/dt={DAY}")))
+        .unwrap()
+        .collect();
+    assert_eq!(files.len(), 1, "the losing run removed its file");
 }
 
 #[tokio::test]
-async fn late_objects_after_a_commit_are_merged_without_duplicates() {
-    let root = temp_root("late");
-    let mut expected = seed_day(&root);
-    let store = LocalStore::new(&root);
-    compact_day(&store, &EVENTS, day(), &config(&root), now(), false)
-        .await
+async fn an_append_and_an_optimize_at_once_both_commit_and_lose_nothing() {
+    let root = temp_root("append-optimize");
+    let mut expected = day_of_runs(&root).await;
+    expected.extend(run_object(&root, 5, 1000, 50));
+    let (a, b) = (LocalStore::new(&root), LocalStore::new(&root));
+    let (cfg_a, cfg_b) = (config(&root), config(&root));
+    let optimizer = Compaction::new(&b, &cfg_b, now());
+    let days = [day()];
+    let (appended, optimized) = tokio::join!(append(&a, &cfg_a), optimizer.optimize_days(&days));
+    assert_eq!(events_of(&appended.unwrap()).outcome, Outcome::Committed);
+    let optimized = optimized.unwrap();
+    let o = optimized
+        .optimized
+        .iter()
+        .find(|o| o.table == EVENTS.name)
         .unwrap();
-    // A redelivery of 100 committed events and 50 new ones.
-    let late: Vec<String> = (500..650).map(|i| event(i, 59)).collect();
-    expected.extend((600..650).map(|i| format!("evt-{i:06}")));
-    write_raw(&root, "raw/events/2026/11/27/23/late", &late, true);
-    let r = compact_day(&store, &EVENTS, day(), &config(&root), now(), false)
-        .await
-        .unwrap();
-    assert_eq!(r.outcome, Outcome::Committed);
-    assert_eq!(r.generation, 2);
-    assert_eq!(r.run.already_committed, 100);
-    assert_eq!(r.run.rows_out, 50);
-    assert_exactly_once(&root, &expected);
-    let m = manifest(&root).unwrap();
-    assert_eq!((m.inputs.len(), m.runs.len()), (5, 2));
+    assert_eq!(o.outcome, OptimizeOutcome::Optimized, "{o:?}");
+    assert_exactly_once(&root, &expected).await;
 }
 
 #[tokio::test]
-async fn unreadable_objects_and_lines_are_reported_and_kept_while_the_rest_is_compacted() {
+async fn unreadable_objects_are_moved_aside_and_lines_that_are_not_events_kept() {
     let root = temp_root("corrupt");
     let expected = seed_day(&root);
     // A gzip header followed by garbage, and a gzip object cut in half.
@@ -535,17 +887,15 @@ async fn unreadable_objects_and_lines_are_reported_and_kept_while_the_rest_is_co
     std::fs::create_dir_all(root.join("raw/events/2026/11/27/20")).unwrap();
     std::fs::write(root.join(bad_key), &garbage).unwrap();
     let lines: Vec<String> = (800..900).map(|i| event(i, 40)).collect();
-    write_raw(&root, "raw/events/2026/11/27/20/truncated", &lines, true);
-    let full = std::fs::read(root.join("raw/events/2026/11/27/20/truncated")).unwrap();
-    std::fs::write(
-        root.join("raw/events/2026/11/27/20/truncated"),
-        &full[..full.len() / 2],
-    )
-    .unwrap();
+    let truncated = "raw/events/2026/11/27/20/truncated";
+    write_raw(&root, truncated, &lines, true);
+    let full = std::fs::read(root.join(truncated)).unwrap();
+    std::fs::write(root.join(truncated), &full[..full.len() / 2]).unwrap();
     // A readable object with a non-JSON line and a JSON line that is not an event.
+    let mixed = "raw/events/2026/11/27/21/mixed";
     write_raw(
         &root,
-        "raw/events/2026/11/27/21/mixed",
+        mixed,
         &[
             event(10, 45),
             "{this is not json".into(),
@@ -555,35 +905,36 @@ async fn unreadable_objects_and_lines_are_reported_and_kept_while_the_rest_is_co
     );
 
     let store = LocalStore::new(&root);
-    let r = compact_day(&store, &EVENTS, day(), &config(&root), now(), false)
-        .await
-        .unwrap();
+    let report = append(&store, &config(&root)).await.unwrap();
+    let r = events_of(&report);
     assert_eq!(r.outcome, Outcome::Committed);
     assert_eq!(r.run.unreadable_objects, 2);
     assert_eq!(r.run.rejected_lines, 2);
     let mut unreadable: Vec<_> = r.unreadable.iter().map(|u| u.key.as_str()).collect();
     unreadable.sort();
-    assert_eq!(unreadable, [bad_key, "raw/events/2026/11/27/20/truncated"]);
+    assert_eq!(unreadable, [bad_key, truncated]);
     assert!(
         r.unreadable.iter().all(|u| u.error.contains("gzip")),
         "{:?}",
         r.unreadable
     );
     // No event of the truncated object reached the lake, not even the readable first half.
-    assert_exactly_once(&root, &expected);
-    assert_eq!(
-        raw_objects(&root),
-        2,
-        "unreadable objects stay for inspection"
-    );
-    let m = manifest(&root).unwrap();
-    let rejected = std::fs::read_to_string(root.join(&m.rejected_lines[0])).unwrap();
+    assert_exactly_once(&root, &expected).await;
+    assert_eq!(raw_objects(&root), 0, "moved out of raw/");
+    for key in [bad_key, truncated] {
+        assert!(
+            root.join(format!("unreadable/{key}")).is_file(),
+            "{key} kept aside"
+        );
+    }
+    let rejected =
+        std::fs::read_to_string(root.join("rejected/events/2026/11/27/21/mixed.jsonl")).unwrap();
     let rejected: Vec<serde_json::Value> = rejected
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(rejected.len(), 2);
-    assert_eq!(rejected[0]["object"], "raw/events/2026/11/27/21/mixed");
+    assert_eq!(rejected[0]["object"], mixed);
     assert_eq!(rejected[0]["line"], 2);
     assert_eq!(rejected[0]["text"], "{this is not json");
     assert!(rejected[1]["error"]
@@ -591,16 +942,11 @@ async fn unreadable_objects_and_lines_are_reported_and_kept_while_the_rest_is_co
         .unwrap()
         .contains("event_id is missing"));
 
-    // The next run does not retry known-unreadable objects; a repaired one is picked up.
-    let r = compact_day(&store, &EVENTS, day(), &config(&root), now(), false)
-        .await
-        .unwrap();
-    assert_eq!(r.outcome, Outcome::NothingToDo);
-    assert_eq!(r.unreadable.len(), 2);
-    std::fs::write(root.join("raw/events/2026/11/27/20/truncated"), &full).unwrap();
-    let r = compact_day(&store, &EVENTS, day(), &config(&root), now(), false)
-        .await
-        .unwrap();
+    // A repaired object put back under its key is picked up.
+    std::fs::create_dir_all(root.join(truncated).parent().unwrap()).unwrap();
+    std::fs::write(root.join(truncated), &full).unwrap();
+    let report = append(&store, &config(&root)).await.unwrap();
+    let r = events_of(&report);
     assert_eq!(r.outcome, Outcome::Committed);
     assert_eq!(r.run.rows_out, 100);
 }
@@ -632,82 +978,103 @@ async fn a_day_many_times_the_memory_budget_compacts_to_the_same_lake() {
         target_file_bytes: 64 * 1024,
         ..config(&root)
     };
-    let r = compact_day(&store, &EVENTS, day(), &cfg, now(), false)
-        .await
-        .unwrap();
+    let report = append(&store, &cfg).await.unwrap();
+    let r = events_of(&report);
     assert_eq!(r.outcome, Outcome::Committed);
     assert_eq!(r.run.rows_out, 20_000);
     assert_eq!(r.run.duplicates_dropped, 2_000);
     assert!(
-        r.run.parts_out > 1,
-        "parts roll at the target size: {:?}",
+        r.run.files_out > 1,
+        "files roll at the target size: {:?}",
         r.run
     );
-    assert_exactly_once(&root, &expected);
+    assert_exactly_once(&root, &expected).await;
+}
 
-    // Sorted by event_type, then timestamp, across part boundaries.
-    let m = manifest(&root).unwrap();
-    let mut types = Vec::new();
-    for p in &m.parts {
-        scan_string_column(&root.join(&p.key), 1, |t| types.push(t.to_vec())).unwrap();
-    }
-    assert!(types.windows(2).all(|w| w[0] <= w[1]), "event_type order");
+/// A quarantine line of a rejected event of `anonymous_id` with `seq`.
+fn quarantined(anonymous_id: &str, seq: i64) -> String {
+    format!(
+        r#"{{"received_at":"2026-11-27T12:00:00.000Z","sent_at":"2026-11-27T12:00:00.000Z","index":0,"event_id":"q-{anonymous_id}-{seq}","event_type":"product_viewed","schema_version":"1-0-0","reason":"properties","errors":[{{"path":"/properties/price","message":"must be a number"}}],"user_agent":null,"ip":null,"raw":{{"event_id":"q-{anonymous_id}-{seq}","anonymous_id":"{anonymous_id}","seq":{seq},"properties":{{"price":"x"}}}}}}"#
+    )
 }
 
 #[tokio::test]
-async fn a_scheduled_run_compacts_closed_days_of_both_tables_and_leaves_today() {
+async fn a_scheduled_run_appends_today_optimizes_closed_days_and_measures_completeness() {
     let root = temp_root("scheduled");
-    let expected = seed_day(&root);
-    // Today's objects, and a quarantined event of the closed day.
+    let store = LocalStore::new(&root);
+    let cfg = config(&root);
+    // The 27th: anon-c sends seq 1, 2, 4 (3 is lost), two tabs of anon-d both send seq 7,
+    // and anon-e's seq 2 was rejected (quarantined: delivered, not lost). Two runs' files.
+    let line = |id: &str, anon: &str, seq: i64| {
+        format!(
+            r#"{{"event_id":"{id}","event_type":"page_viewed","schema_version":"1-0-0","timestamp":"2026-11-27T10:00:00.000Z","received_at":"2026-11-27T12:00:00.000Z","anonymous_id":"{anon}","seq":{seq},"properties":{{}}}}"#
+        )
+    };
+    write_raw(
+        &root,
+        "raw/events/2026/11/27/10/a",
+        &[
+            line("c1", "anon-c", 1),
+            line("c2", "anon-c", 2),
+            line("d7a", "anon-d", 7),
+        ],
+        false,
+    );
+    append(&store, &cfg).await.unwrap();
+    write_raw(
+        &root,
+        "raw/events/2026/11/27/11/b",
+        &[
+            line("c4", "anon-c", 4),
+            line("d7b", "anon-d", 7),
+            line("e1", "anon-e", 1),
+            line("e3", "anon-e", 3),
+        ],
+        true,
+    );
+    write_raw(
+        &root,
+        "raw/quarantine/2026/11/27/11/q",
+        &[quarantined("anon-e", 2)],
+        false,
+    );
+    // Today's objects are appended right away: fresh data, no waiting for the day to close.
     write_raw(
         &root,
         "raw/events/2026/11/28/05/today",
         &[event(999, 1)],
         false,
     );
-    write_raw(
-        &root,
-        "raw/quarantine/2026/11/27/12/q",
-        &[r#"{"received_at":"2026-11-27T12:00:00.000Z","sent_at":"2026-11-27T12:00:00.000Z","index":0,"event_id":"x","event_type":"nope","schema_version":"1-0-0","reason":"unknown_event_type","errors":[{"path":"/event_type","message":"unknown"}],"user_agent":null,"ip":null,"raw":{"event_type":"nope"}}"#.to_string()],
-        true,
-    );
-    let store = LocalStore::new(&root);
-    let report = compact_closed_days(
-        &store,
-        &config(&root),
-        now(),
-        Instant::now() + Duration::from_secs(600),
-    )
-    .await
-    .unwrap();
-    assert!(report.failures.is_empty(), "{:?}", report.failures);
-    assert_eq!(report.lag_days, Some(0));
-    let committed: Vec<_> = report
-        .days
-        .iter()
-        .map(|d| (d.table, d.date.as_str(), d.outcome))
-        .collect();
-    assert_eq!(
-        committed,
-        [
-            ("events", DAY, Outcome::Committed),
-            ("quarantine", DAY, Outcome::Committed)
-        ]
-    );
-    assert_exactly_once(&root, &expected);
-    assert_eq!(raw_objects(&root), 1, "today's object waits");
-    let q: Manifest = serde_json::from_slice(
-        &std::fs::read(root.join(format!("{}_manifest.json", day().lake_prefix(&QUARANTINE))))
-            .unwrap(),
-    )
-    .unwrap();
-    assert_eq!(q.rows, 1);
-
-    // Out of time: the day is deferred and the lag says how old it is.
-    write_raw(&root, "raw/events/2026/11/25/05/old", &[event(1, 1)], false);
-    let report = compact_closed_days(&store, &config(&root), now(), Instant::now())
+    let report = Compaction::new(&store, &cfg, now())
+        .scheduled(Instant::now() + Duration::from_secs(600))
         .await
         .unwrap();
-    assert_eq!(report.deferred, ["2026-11-25"]);
-    assert_eq!(report.lag_days, Some(3));
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(report.lag_days, Some(0));
+    assert_eq!(raw_objects(&root), 0, "today's object is in the lake too");
+    let ids = table_ids(&root, &EVENTS).await;
+    assert!(ids.contains_key("evt-000999"));
+    let quarantined_ids: Vec<String> = table_ids(&root, &QUARANTINE).await.into_keys().collect();
+    assert_eq!(quarantined_ids, ["q-anon-e-2"]);
+    let o = report
+        .optimized
+        .iter()
+        .find(|o| o.table == EVENTS.name && o.date == DAY)
+        .expect("the closed day is optimized");
+    assert_eq!(o.outcome, OptimizeOutcome::Optimized);
+    // Expected: c 1..=4 (4), d 7 (1), e 1..=3 (3) = 8; received: c 3, d 1, e 3 = 7.
+    let d = o.delivery.unwrap();
+    assert_eq!((d.expected, d.received), (8, 7));
+    assert_eq!(o.completeness_percent, Some(87.5));
+    assert!(
+        !report.optimized.iter().any(|o| o.date == "2026-11-28"),
+        "today is not optimized"
+    );
+    assert_eq!(report.vacuumed.len(), 2, "both tables vacuumed once a day");
+    // The next tick does not vacuum again.
+    let report = Compaction::new(&store, &cfg, now())
+        .scheduled(Instant::now() + Duration::from_secs(600))
+        .await
+        .unwrap();
+    assert!(report.vacuumed.is_empty());
 }

@@ -1,15 +1,18 @@
-"""Events through the real ingest function, then the real compaction function; DuckDB reads the
-lake and finds every accepted event exactly once, with typed columns."""
+"""Events through the real ingest function, then several compaction runs and an optimize through
+the real compaction function; two independent readers of the Delta tables (the Python
+`deltalake` package and DuckDB's delta extension) find every accepted event exactly once, with
+typed columns, and every rejected one in the quarantine table."""
 
 import json
+import os
 import secrets
 import time
 import urllib.request
 from datetime import datetime, timezone
 
-import duckdb
 import lake
 from conftest import ENDPOINT
+from deltalake import DeltaTable
 
 TODAY = datetime.now(timezone.utc).strftime("%Y-%m-%d")
 
@@ -39,47 +42,74 @@ def post(events: list[dict]) -> dict:
         return json.load(resp)
 
 
-def compact_today() -> dict:
-    answer = lake.invoke("compact", {"date": TODAY, "include_open_day": True})
-    return {d["table"]: d for d in answer["days"]}
+def run_compaction() -> dict:
+    """One run, as the 15-minute schedule does it for today's objects."""
+    answer = lake.invoke("compact", {"date": TODAY})
+    return {a["table"]: a for a in answer["appends"]}
 
 
-def lake_rows(s3, tmp_path, ids: set[str]):
-    parts = lake.download_committed(s3, "events", TODAY, tmp_path)
-    assert parts, "the manifest lists parts"
-    con = duckdb.connect()
-    con.execute(f"CREATE VIEW events AS SELECT * FROM read_parquet('{tmp_path}/dt=*/*.parquet', hive_partitioning = true)")
-    con.execute("CREATE TEMP TABLE mine (event_id VARCHAR)")
-    con.executemany("INSERT INTO mine VALUES (?)", [(i,) for i in ids])
+def delta_table(table: str) -> DeltaTable:
+    endpoint = os.environ["AWS_ENDPOINT_URL"]
+    return DeltaTable(lake.table_uri(table), storage_options={
+        "AWS_ENDPOINT_URL": endpoint, "AWS_ALLOW_HTTP": "true", "AWS_REGION": os.environ["AWS_REGION"],
+        "AWS_ACCESS_KEY_ID": os.environ["AWS_ACCESS_KEY_ID"], "AWS_SECRET_ACCESS_KEY": os.environ["AWS_SECRET_ACCESS_KEY"],
+    })
+
+
+def duckdb_lake():
+    con = lake.duckdb_connect(os.environ["AWS_ENDPOINT_URL"])
+    lake.attach(con)
     return con
 
 
-def test_accepted_events_land_in_the_lake_exactly_once_with_types(s3, tmp_path):
+def counts_in_both_readers(ids: set[str]) -> tuple[dict, dict]:
+    """{event_id: copies} of `ids` as the deltalake reader and as DuckDB see the events table."""
+    rows = delta_table("events").to_pyarrow_table(columns=["event_id"]).column("event_id").to_pylist()
+    by_deltalake = {i: rows.count(i) for i in ids}
+    con = duckdb_lake()
+    con.execute("CREATE TEMP TABLE mine (event_id VARCHAR)")
+    con.executemany("INSERT INTO mine VALUES (?)", [(i,) for i in ids])
+    by_duckdb = dict.fromkeys(ids, 0) | dict(con.execute(
+        "SELECT event_id, count(*) FROM events JOIN mine USING (event_id) GROUP BY 1").fetchall())
+    return by_deltalake, by_duckdb
+
+
+def test_runs_and_an_optimize_leave_every_event_once_for_both_readers(s3):
     anon = "e2e-" + secrets.token_hex(4)
     events = [event(anon, i) for i in range(120)]
-    bad = event(anon, 999, price="129.00")  # a string price: quarantined, not in the lake
-    verdicts = [post(events[i:i + 30] + ([bad] if i == 0 else [])) for i in range(0, 120, 30)]
-    assert sum(v["accepted"] for v in verdicts) == 120
-    post(events[30:60])  # a retry after a lost response: the same event_ids again
+    bad = event(anon, 999, price="129.00")  # a string price: quarantined, not in the events table
+    ids = {e["event_id"] for e in events}
+
+    # Three runs, as three 15-minute ticks with arrivals between them; the second batch is also
+    # retried (a lost response) and arrives in the next run.
+    verdict = post(events[:40] + [bad])
+    assert verdict["accepted"] == 40 and verdict["rejected"][0]["event_id"] == bad["event_id"]
     before = set(lake.raw_keys(s3, "events", TODAY))
     assert before, "Firehose (moto) wrote raw objects"
-
-    report = compact_today()
-    ev = report["events"]
-    assert ev["outcome"] == "committed", ev
-    assert ev["duplicates_dropped"] >= 30
-    manifest = lake.manifest(s3, "events", TODAY)
-    assert manifest is not None
-    assert before <= {i["key"] for i in manifest["inputs"]}, "every raw object read is in the manifest"
+    first = run_compaction()
+    assert first["events"]["outcome"] == "committed", first
     assert not (before & set(lake.raw_keys(s3, "events", TODAY))), "raw inputs deleted after the commit"
+    post(events[40:80])
+    run_compaction()
+    post(events[40:80] + events[80:120])
+    third = run_compaction()["events"]
+    assert third["outcome"] == "committed" and third["already_committed"] >= 40, third
+    by_deltalake, by_duckdb = counts_in_both_readers(ids)
+    assert set(by_deltalake.values()) == {1}, "deltalake: each event once"
+    assert by_duckdb == by_deltalake, "DuckDB: each event once"
 
-    ids = {e["event_id"] for e in events}
-    con = lake_rows(s3, tmp_path, ids)
-    n, distinct = con.execute(
-        "SELECT count(*), count(DISTINCT event_id) FROM events JOIN mine USING (event_id)").fetchone()
-    assert (n, distinct) == (120, 120)
-    assert con.execute("SELECT count(*) - count(DISTINCT event_id) FROM events").fetchone()[0] == 0
-    assert con.execute("SELECT count(*) FROM events WHERE event_id = ?", [bad["event_id"]]).fetchone()[0] == 0
+    # The optimize rewrites today's files into as few as their size needs, without changing data.
+    files_before = len(delta_table("events").file_uris())
+    optimized = {o["table"]: o for o in lake.invoke("compact", {"optimize": TODAY})["optimized"]}
+    assert optimized["events"]["outcome"] == "optimized", optimized
+    assert len(delta_table("events").file_uris()) < files_before
+    history = delta_table("events").history(1)[0]
+    assert history["operation"] == "OPTIMIZE"
+    by_deltalake, by_duckdb = counts_in_both_readers(ids)
+    assert set(by_deltalake.values()) == {1} and by_duckdb == by_deltalake
+
+    # Typed columns, through the table.
+    con = duckdb_lake()
     types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE events)").fetchall())
     assert types["timestamp"] == "TIMESTAMP WITH TIME ZONE"
     assert types["received_at"] == "TIMESTAMP WITH TIME ZONE"
@@ -90,40 +120,20 @@ def test_accepted_events_land_in_the_lake_exactly_once_with_types(s3, tmp_path):
         "SELECT seq, page_url, screen_width, json_extract(properties, '$.price')::DOUBLE, dt::VARCHAR "
         "FROM events WHERE anonymous_id = ? AND seq = 7", [anon]).fetchone()
     assert row == (7, "https://shop.example/p/7", 390, 129.0, TODAY)
-    # Sorted by event_type, then timestamp, within each part.
-    for part in manifest["parts"]:
-        name = part["key"].rsplit("/", 1)[1]
-        ordered = con.execute(
-            f"SELECT bool_and(ok) FROM (SELECT (event_type, timestamp) >= lag((event_type, timestamp)) "
-            f"OVER () OR lag(event_type) OVER () IS NULL AS ok FROM read_parquet('{tmp_path}/dt={TODAY}/{name}'))"
-        ).fetchone()[0]
-        assert ordered
+    arrow = delta_table("events").to_pyarrow_table(columns=["timestamp", "seq"])
+    assert str(arrow.schema.field("timestamp").type) == "timestamp[us, tz=UTC]"
+    assert str(arrow.schema.field("seq").type) == "int64"
 
-    # The quarantined event is in the quarantine lake with its reason.
-    q = report["quarantine"]
-    assert q["outcome"] in ("committed", "nothing_to_do")
-    qparts = lake.download_committed(s3, "quarantine", TODAY, tmp_path / "q")
-    reason = con.execute(
-        f"SELECT reason FROM read_parquet({[str(p) for p in qparts]}) WHERE event_id = ?", [bad["event_id"]]
-    ).fetchone()
-    assert reason == ("properties",)
-
-    # Late delivery: a redelivery of committed events plus new ones, merged by the next run.
-    late = [event(anon, i) for i in range(120, 140)]
-    post(events[:10] + late)
-    again = compact_today()["events"]
-    assert again["outcome"] == "committed" and again["generation"] >= 2, again
-    assert again["already_committed"] >= 10
-    con = lake_rows(s3, tmp_path / "g2", ids | {e["event_id"] for e in late})
-    n, distinct = con.execute(
-        "SELECT count(*), count(DISTINCT event_id) FROM events JOIN mine USING (event_id)").fetchone()
-    assert (n, distinct) == (140, 140)
-    assert con.execute("SELECT count(*) - count(DISTINCT event_id) FROM events").fetchone()[0] == 0
+    # The rejected event is in the quarantine table with its reason, for both readers.
+    reason = con.execute("SELECT reason FROM quarantine WHERE event_id = ?", [bad["event_id"]]).fetchall()
+    assert reason == [("properties",)]
+    q = delta_table("quarantine").to_pyarrow_table(columns=["event_id", "reason"]).to_pylist()
+    assert {"event_id": bad["event_id"], "reason": "properties"} in q
 
 
 def test_a_repeated_compaction_request_is_harmless(s3):
-    compact_today()
-    m1 = lake.manifest(s3, "events", TODAY)
-    report = compact_today()
+    run_compaction()
+    version = delta_table("events").version()
+    report = run_compaction()
     assert report["events"]["outcome"] == "nothing_to_do"
-    assert lake.manifest(s3, "events", TODAY) == m1
+    assert delta_table("events").version() == version

@@ -31,14 +31,20 @@ def test_ingest_accepts_the_batch_of_each_endpoint_type(name):
 
 def test_compaction_runs_the_scheduled_invocation():
     report = lake.invoke("compact", fixture("scheduler.json"))
-    # Every closed day with raw objects, oldest first; a failed day is reported, not raised.
-    assert set(report) >= {"days", "failures", "lag_days"}, report
+    # Everything new appended, closed days optimized, a vacuum a day; failures reported, not raised.
+    assert set(report) >= {"appends", "optimized", "vacuumed", "failures", "lag_days"}, report
+    assert report["failures"] == [], report
+    assert [a["table"] for a in report["appends"]] == ["events", "quarantine"], report
+
+
+def test_compaction_runs_the_on_demand_append():
+    report = lake.invoke("compact", fixture("compact-date.json"))
+    assert [a["table"] for a in report["appends"]] == ["events", "quarantine"], report
     assert report["failures"] == [], report
 
 
-@pytest.mark.parametrize("name", ["compact-date.json", "compact-date-force.json"])
-def test_compaction_runs_the_on_demand_invocations(name):
-    payload = fixture(name)
+def test_compaction_runs_the_on_demand_optimize():
+    payload = fixture("compact-optimize.json")
     report = lake.invoke("compact", payload)
-    assert [d["table"] for d in report["days"]] == ["events", "quarantine"], report
-    assert {d["date"] for d in report["days"]} == {payload["date"]}, report
+    assert {o["date"] for o in report["optimized"]} == {payload["optimize"]}, report
+    assert [o["table"] for o in report["optimized"]] == ["events", "quarantine"], report

@@ -8,10 +8,9 @@ import secrets
 import shutil
 import subprocess
 
-import duckdb
 import lake
 from conftest import ROOT
-from test_compaction import TODAY, compact_today, event, post
+from test_compaction import TODAY, duckdb_lake, event, post, run_compaction
 
 DRIFTLESS = ROOT / "target" / "debug" / "driftless"
 
@@ -46,7 +45,7 @@ def test_replay_forwards_what_a_later_schema_version_accepts_and_keeps_the_rest(
     verdict = post([early, broken])
     assert verdict["accepted"] == 0
     assert {r["reason"] for r in verdict["rejected"]} == {"unknown_schema_version", "properties"}
-    compact_today()  # the two rejections move from raw/quarantine into the quarantine lake
+    run_compaction()  # the two rejections move from raw/quarantine into the quarantine table
     late = event(anon, 3, color="blue") | {"schema_version": "1-0-1"}
     assert post([late])["accepted"] == 0  # still in raw/quarantine
 
@@ -64,15 +63,22 @@ def test_replay_forwards_what_a_later_schema_version_accepts_and_keeps_the_rest(
     assert broken["event_id"] not in forwarded
 
     # Compacted, the replayed events are in the lake once, typed as 1-0-1; the broken one is not.
-    compact_today()
-    parts = lake.download_committed(s3, "events", TODAY, tmp_path / "lake")
-    rows = duckdb.sql(
-        f"SELECT event_id, schema_version, json_extract_string(properties, '$.color') AS color, received_at "
-        f"FROM read_parquet({[str(p) for p in parts]}) WHERE anonymous_id = '{anon}' ORDER BY seq").fetchall()
-    assert [(r[0], r[1], r[2]) for r in rows] == [
-        (early["event_id"], "1-0-1", "red"), (late["event_id"], "1-0-1", "blue")]
+    run_compaction()
+    con = duckdb_lake()
+    rows = con.execute(
+        "SELECT event_id, schema_version, json_extract_string(properties, '$.color') AS color "
+        "FROM events WHERE anonymous_id = ? ORDER BY seq", [anon]).fetchall()
+    assert rows == [(early["event_id"], "1-0-1", "red"), (late["event_id"], "1-0-1", "blue")]
     # The quarantine keeps every rejection, the replayed ones included, for the record.
-    qparts = lake.download_committed(s3, "quarantine", TODAY, tmp_path / "q")
-    kept = {r[0] for r in duckdb.sql(
-        f"SELECT event_id FROM read_parquet({[str(p) for p in qparts]})").fetchall()}
+    kept = {r[0] for r in con.execute("SELECT event_id FROM quarantine").fetchall()}
     assert {early["event_id"], broken["event_id"], late["event_id"]} <= kept
+
+    # Replayed again (a second run of the tool), nothing lands twice.
+    again = subprocess.run(
+        [str(DRIFTLESS), "--root", str(schemas_with_product_viewed_1_0_1(tmp_path / "again")), "replay",
+         "--bucket", lake.BUCKET, "--date", TODAY],
+        capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    run_compaction()
+    assert duckdb_lake().execute(
+        "SELECT count(*) FROM events WHERE anonymous_id = ?", [anon]).fetchone() == (2,)

@@ -226,7 +226,8 @@ def test_ingest_may_only_put_record_batch_on_its_two_streams(tpl):
     assert set(resources(tpl, "AWS::KinesisFirehose::DeliveryStream")) == {"EventsStream", "QuarantineStream"}
 
 
-COMPACT_PREFIXES = ("raw/events/", "raw/quarantine/", "lake/events/", "lake/quarantine/")
+COMPACT_PREFIXES = ("raw/events/", "raw/quarantine/", "lake/events/", "lake/quarantine/",
+                    "unreadable/raw/", "rejected/")
 
 
 def test_compaction_only_lists_gets_puts_deletes_its_prefixes(tpl):
@@ -256,8 +257,8 @@ def test_compaction_only_lists_gets_puts_deletes_its_prefixes(tpl):
                 assert key != r and key.endswith("/*") and key[:-1] in COMPACT_PREFIXES, r
                 if acts & {"s3:PutObject", "s3:AbortMultipartUpload"}:
                     writes.add(key[:-1])
-    # Compaction reads and deletes raw/, but writes only the lake.
-    assert writes == {"lake/events/", "lake/quarantine/"}
+    # Compaction reads and deletes raw/, but writes only the lake and what it sets aside.
+    assert writes == {"lake/events/", "lake/quarantine/", "unreadable/raw/", "rejected/"}
 
 
 def _static(prefix: str) -> str:
@@ -338,6 +339,9 @@ def test_bucket_lifecycle(tpl):
     assert expiring["raw/"]["ExpirationInDays"] == {"Ref": "RawExpirationDays"}
     assert tpl["Parameters"]["RawExpirationDays"]["MinValue"] >= 7
     assert not any(p and p.startswith("lake") for p in expiring)
+    # What compaction sets aside for inspection expires after its own retention.
+    for prefix in ("unreadable/", "rejected/"):
+        assert expiring[prefix]["ExpirationInDays"] == {"Ref": "SetAsideRetentionDays"}
     (lake,) = [r for r in rules.values() if r.get("Prefix") == "lake/"]
     (tr,) = lake["Transitions"]
     assert tr["TransitionInDays"] == {"Ref": "LakeTransitionDays"}
@@ -412,7 +416,8 @@ KNOWN = {
     },
     "compact": {
         "DRIFTLESS_BUCKET", "DRIFTLESS_CLOSE_AFTER_SECS", "DRIFTLESS_MEMORY_BUDGET_MB",
-        "DRIFTLESS_TARGET_FILE_MB", "DRIFTLESS_READ_CONCURRENCY",
+        "DRIFTLESS_TARGET_FILE_MB", "DRIFTLESS_READ_CONCURRENCY", "DRIFTLESS_DEDUP_WINDOW_HOURS",
+        "DRIFTLESS_VACUUM_RETENTION_HOURS", "DRIFTLESS_OPTIMIZE_LOOKBACK_DAYS", "DRIFTLESS_MAX_RUN_MB",
     },
 }
 
@@ -627,25 +632,24 @@ def test_scheduler_fixture_is_what_the_schedule_sends(tpl):
 CATALOG = ROOT / "queries" / "athena" / "catalog.template.yaml"
 
 
-def test_glue_table_with_partition_projection_has_the_lake_columns():
-    """The events table lives in the generated catalog template, its columns exactly the column
-    table of shared/src/record (through `driftless columns`), never typed by hand."""
+def test_glue_tables_are_the_delta_tables_with_the_lake_columns():
+    """Both lake tables live in the generated catalog template as Delta tables (Athena reads the
+    transaction log: only committed files), their columns exactly the column tables of
+    shared/src/record (through `driftless columns`), never typed by hand."""
     sys.path.insert(0, str(Path(__file__).parent))
     from columns import hive_columns, lake_columns
 
     catalog = load_cfn(CATALOG)
-    ti = catalog["Resources"]["EventsTable"]["Properties"]["TableInput"]
-    cols = [(c["Name"], c["Type"]) for c in ti["StorageDescriptor"]["Columns"]]
-    assert cols == hive_columns("events")
     partition = lake_columns()["partition"]
-    assert [(c["Name"], c["Type"]) for c in ti["PartitionKeys"]] == [(partition, "string")]
-    assert ti["StorageDescriptor"]["Location"] == {"Fn::Sub": "s3://${BucketName}/lake/events/"}
-    assert "Parquet" in ti["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"]
-    p = ti["Parameters"]
-    assert p["projection.enabled"] == "true"
-    assert p["projection.dt.type"] == "date" and p["projection.dt.format"] == "yyyy-MM-dd"
-    assert p["projection.dt.range"]["Fn::Sub"].endswith(",NOW")
-    assert p["storage.location.template"] == {"Fn::Sub": "s3://${BucketName}/lake/events/dt=${!dt}/"}
+    for logical, name in [("EventsTable", "events"), ("QuarantineTable", "quarantine")]:
+        ti = catalog["Resources"][logical]["Properties"]["TableInput"]
+        assert ti["Name"] == name
+        cols = [(c["Name"], c["Type"]) for c in ti["StorageDescriptor"]["Columns"]]
+        assert cols == hive_columns(name)
+        assert [(c["Name"], c["Type"]) for c in ti["PartitionKeys"]] == [(partition, "string")]
+        assert ti["StorageDescriptor"]["Location"] == {"Fn::Sub": f"s3://${{BucketName}}/lake/{name}/"}
+        assert ti["Parameters"]["table_type"] == "DELTA"
+        assert not any(k.startswith("projection.") for k in ti["Parameters"]), "no partition projection"
 
 
 def test_the_catalog_is_a_nested_stack_of_the_generated_template(tpl, translated):
@@ -658,7 +662,6 @@ def test_the_catalog_is_a_nested_stack_of_the_generated_template(tpl, translated
     assert app["Properties"]["Parameters"] == {
         "GlueDatabase": {"Ref": "GlueDatabase"},
         "BucketName": {"Ref": "Bucket"},
-        "ProjectionStartDate": {"Ref": "ProjectionStartDate"},
     }
     assert set(nested["Parameters"]) == set(app["Properties"]["Parameters"])
     assert {r["Type"] for r in nested["Resources"].values()} == {"AWS::Glue::Table"}
@@ -759,8 +762,8 @@ def test_other_fixtures():
     assert sched["source"] == "aws.events" and sched["detail-type"] == "Scheduled Event"
     date = json.loads((FIXTURES / "compact-date.json").read_text())
     assert set(date) == {"date"} and re.fullmatch(r"\d{4}-\d{2}-\d{2}", date["date"])
-    force = json.loads((FIXTURES / "compact-date-force.json").read_text())
-    assert set(force) == {"date", "include_open_day"} and force["include_open_day"] is True
+    optimize = json.loads((FIXTURES / "compact-optimize.json").read_text())
+    assert set(optimize) == {"optimize"} and re.fullmatch(r"\d{4}-\d{2}-\d{2}", optimize["optimize"])
 
 
 # --------------------------------------------------------------------------- tools

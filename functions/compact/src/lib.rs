@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use driftless::compact::{Compaction, CompactionReport, OnError};
+use driftless::compact::{Compaction, CompactionReport, Days, OnError};
 use driftless::config::CompactConfig;
 use driftless::lake::store::ObjectStore;
 use driftless::lake::{Day, LakeError};
@@ -14,13 +14,19 @@ use serde_json::Value;
 /// Lambda sends an epoch time): Lambda's largest timeout.
 pub const FALLBACK_BUDGET: Duration = Duration::from_secs(900);
 
-/// `{"date": "YYYY-MM-DD", "include_open_day": true}`: one day, on demand (backfill, demo).
+/// What an on-demand invocation may ask for; exactly one field.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct OnDemand {
-    date: String,
+    /// Append the raw objects of this arrival day (a backfill, the demo).
     #[serde(default)]
-    include_open_day: bool,
+    date: Option<String>,
+    /// Optimize this day of both tables.
+    #[serde(default)]
+    optimize: Option<String>,
+    /// Vacuum both tables.
+    #[serde(default)]
+    vacuum: Option<bool>,
 }
 
 /// The input EventBridge Scheduler passes (template.yaml sets it).
@@ -34,45 +40,54 @@ struct SchedulerInput {
 /// What an invocation asks for.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Request {
-    /// Every closed day with raw objects.
-    ClosedDays,
-    /// One day.
-    Day { day: Day, include_open_day: bool },
+    /// A schedule tick: append everything new, optimize closed days, vacuum daily.
+    Scheduled,
+    /// Append one day's raw objects.
+    Append(Day),
+    /// Optimize one day.
+    Optimize(Day),
+    Vacuum,
 }
+
+const ON_DEMAND: &str =
+    "send {\"date\": \"YYYY-MM-DD\"}, {\"optimize\": \"YYYY-MM-DD\"} or {\"vacuum\": true}";
 
 /// Reads the invocation payload: an on-demand request, an EventBridge Scheduler input or an
 /// EventBridge rule's scheduled event. Anything else is an error that says what is accepted.
 pub fn parse_request(payload: &Value) -> Result<Request, LakeError> {
-    if payload.get("date").is_some() {
-        let r = OnDemand::deserialize(payload).map_err(|e| {
-            LakeError::InvalidRequest(format!(
-                "{e}: send {{\"date\": \"YYYY-MM-DD\", \"include_open_day\": false}}"
-            ))
-        })?;
-        return Ok(Request::Day {
-            day: Day::parse(&r.date)?,
-            include_open_day: r.include_open_day,
-        });
+    let on_demand = ["date", "optimize", "vacuum"]
+        .iter()
+        .any(|k| payload.get(k).is_some());
+    if on_demand {
+        let r = OnDemand::deserialize(payload)
+            .map_err(|e| LakeError::InvalidRequest(format!("{e}: {ON_DEMAND}")))?;
+        return match (r.date, r.optimize, r.vacuum) {
+            (Some(d), None, None) => Ok(Request::Append(Day::parse(&d)?)),
+            (None, Some(d), None) => Ok(Request::Optimize(Day::parse(&d)?)),
+            (None, None, Some(true)) => Ok(Request::Vacuum),
+            _ => Err(LakeError::InvalidRequest(format!(
+                "one request at a time: {ON_DEMAND}"
+            ))),
+        };
     }
     if let Ok(rule) = EventBridgeEvent::<Value>::deserialize(payload) {
         if rule.detail_type == "Scheduled Event" {
-            return Ok(Request::ClosedDays);
+            return Ok(Request::Scheduled);
         }
     }
     if let Ok(s) = SchedulerInput::deserialize(payload) {
         if s.source == "driftless.scheduler" || s.scheduled_time.is_some() {
-            return Ok(Request::ClosedDays);
+            return Ok(Request::Scheduled);
         }
     }
-    Err(LakeError::InvalidRequest(
-        "expected a schedule event (EventBridge rule or Scheduler) or {\"date\": \"YYYY-MM-DD\"}"
-            .into(),
-    ))
+    Err(LakeError::InvalidRequest(format!(
+        "expected a schedule event (EventBridge rule or Scheduler) or an on-demand request: {ON_DEMAND}"
+    )))
 }
 
-/// Runs one invocation. A failed day of a scheduled run is in the answer (and the
-/// CompactionFailures metric), not an error: the other days were compacted. A failed on-demand
-/// day is an error, so Lambda retries it and finally sends it to the DLQ.
+/// Runs one invocation. A failed step of a scheduled run is in the answer (and the
+/// CompactionFailures metric), not an error: the other steps ran. A failed on-demand request is
+/// an error, so Lambda retries it and finally sends it to the DLQ.
 pub async fn handle<S: ObjectStore>(
     store: &S,
     cfg: &CompactConfig,
@@ -83,20 +98,28 @@ pub async fn handle<S: ObjectStore>(
     let deadline = Instant::now() + remaining;
     let compaction = Compaction::new(store, cfg, now);
     let report = match parse_request(&payload)? {
-        Request::ClosedDays => {
+        Request::Scheduled => {
             compaction
                 .with_on_error(OnError::Continue)
-                .closed_days(deadline)
+                .scheduled(deadline)
                 .await?
         }
-        Request::Day {
-            day,
-            include_open_day,
-        } => {
+        Request::Append(day) => {
             compaction
-                .with_open_days(include_open_day)
                 .with_on_error(OnError::Stop)
-                .days(&[day])
+                .append_days(&Days::Only(vec![day]))
+                .await?
+        }
+        Request::Optimize(day) => {
+            compaction
+                .with_on_error(OnError::Stop)
+                .optimize_days(&[day])
+                .await?
+        }
+        Request::Vacuum => {
+            compaction
+                .with_on_error(OnError::Stop)
+                .vacuum_tables()
                 .await?
         }
     };

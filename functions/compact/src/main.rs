@@ -1,3 +1,7 @@
+// delta-rs's commit and vacuum futures nest deeply; the layout of the serving future needs more
+// than the default 128 levels of queries to compute.
+#![recursion_limit = "256"]
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use driftless::config::{lake_bucket, process_env, CompactConfig};

@@ -19,32 +19,30 @@ fn fixture(name: &str) -> Value {
 }
 
 #[test]
-fn schedule_payloads_of_eventbridge_rules_and_scheduler_compact_closed_days() {
+fn schedule_payloads_of_eventbridge_rules_and_scheduler_run_the_schedule() {
     assert_eq!(
         parse_request(&fixture("schedule.json")).unwrap(),
-        Request::ClosedDays
+        Request::Scheduled
     );
     assert_eq!(
         parse_request(&fixture("scheduler.json")).unwrap(),
-        Request::ClosedDays
+        Request::Scheduled
     );
 }
 
 #[test]
-fn on_demand_payloads_name_one_day_and_may_include_an_open_one() {
+fn on_demand_payloads_append_a_day_optimize_a_day_or_vacuum() {
     assert_eq!(
         parse_request(&fixture("compact-date.json")).unwrap(),
-        Request::Day {
-            day: Day::parse("2026-11-27").unwrap(),
-            include_open_day: false
-        }
+        Request::Append(Day::parse("2026-11-27").unwrap())
     );
     assert_eq!(
-        parse_request(&fixture("compact-date-force.json")).unwrap(),
-        Request::Day {
-            day: Day::parse("2026-11-28").unwrap(),
-            include_open_day: true
-        }
+        parse_request(&fixture("compact-optimize.json")).unwrap(),
+        Request::Optimize(Day::parse("2026-11-28").unwrap())
+    );
+    assert_eq!(
+        parse_request(&json!({"vacuum": true})).unwrap(),
+        Request::Vacuum
     );
 }
 
@@ -56,6 +54,11 @@ fn other_payloads_are_rejected_with_what_to_send() {
             json!({"date": "2026-11-28", "force": true}),
             "unknown field",
         ),
+        (
+            json!({"date": "2026-11-28", "optimize": "2026-11-28"}),
+            "one request at a time",
+        ),
+        (json!({"vacuum": false}), "one request at a time"),
         (json!({"date": 20261128}), "YYYY-MM-DD"),
         (json!({"hello": "world"}), "schedule event"),
         (json!([1, 2]), "schedule event"),
@@ -67,7 +70,7 @@ fn other_payloads_are_rejected_with_what_to_send() {
 }
 
 #[tokio::test]
-async fn an_on_demand_invocation_compacts_both_tables_of_the_day() {
+async fn an_on_demand_invocation_appends_the_day_to_both_tables() {
     let root = std::env::temp_dir().join(format!("driftless-compact-fn-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     let raw = root.join("raw/events/2026/11/27/10");
@@ -89,15 +92,15 @@ async fn an_on_demand_invocation_compacts_both_tables_of_the_day() {
     .await
     .unwrap();
     let answer = serde_json::to_value(&report).unwrap();
-    let days = answer["days"].as_array().unwrap();
-    assert_eq!(days[0]["table"], "events");
-    assert_eq!(days[0]["outcome"], "committed");
-    assert_eq!(days[0]["rows_out"], 1);
-    assert_eq!(days[0]["duplicates_dropped"], 1);
-    assert_eq!(days[1]["table"], "quarantine");
-    assert_eq!(days[1]["outcome"], "nothing_to_do");
+    let appends = answer["appends"].as_array().unwrap();
+    assert_eq!(appends[0]["table"], "events");
+    assert_eq!(appends[0]["outcome"], "committed");
+    assert_eq!(appends[0]["rows_out"], 1);
+    assert_eq!(appends[0]["duplicates_dropped"], 1);
+    assert_eq!(appends[1]["table"], "quarantine");
+    assert_eq!(appends[1]["outcome"], "nothing_to_do");
     assert!(root
-        .join("lake/events/dt=2026-11-27/_manifest.json")
+        .join("lake/events/_delta_log/00000000000000000001.json")
         .is_file());
     std::fs::remove_dir_all(&root).unwrap();
 }

@@ -1,11 +1,11 @@
 //! The S3 object store against moto's server (the local stack): paginated listing, conditional
-//! writes as the commit point, and a day compacted through it.
+//! writes, and a day committed to the Delta table through it.
 //! Needs `make stack-up` (or `make test`, which starts it); without it the binary says so in one line.
 
 #[path = "../../../tests/support/local_stack.rs"]
 mod local_stack;
 
-use driftless::compact::{Compaction, Outcome};
+use driftless::compact::{Compaction, Days, Outcome};
 use driftless::config::CompactConfig;
 use driftless::lake::s3::S3Store;
 use driftless::lake::store::{ObjectStore, Precondition};
@@ -17,15 +17,6 @@ async fn client() -> aws_sdk_s3::Client {
     let s3 = aws_sdk_s3::Client::new(&local_stack::moto_config().await);
     local_stack::require_bucket(&s3).await;
     s3
-}
-
-/// A day of its own per run, in the 1970s, far from any real traffic.
-fn unique_day() -> Day {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    Day::from_millis((nanos % 3_650) as i64 * 86_400_000)
 }
 
 #[tokio::test]
@@ -65,11 +56,14 @@ async fn conditional_writes_let_exactly_one_commit_through() {
 }
 
 #[tokio::test]
-async fn a_day_compacts_through_s3_with_paginated_listings() {
+async fn a_day_is_committed_to_the_delta_table_on_s3_by_conditional_put() {
     let s3 = client().await;
+    // A bucket of its own: the table under lake/ is shared by every run that uses a bucket.
+    let bucket = format!("driftless-rust-{}", std::process::id());
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
     // Pages of two keys: seven objects need four pages.
-    let store = S3Store::new(s3.clone(), BUCKET).with_page_size(2);
-    let day = unique_day();
+    let store = S3Store::new(s3.clone(), &bucket).with_page_size(2);
+    let day = Day::parse("2026-11-20").unwrap();
     let prefix = day.raw_prefix(&EVENTS);
     let mut expected = 0;
     for obj in 0..7 {
@@ -83,7 +77,7 @@ async fn a_day_compacts_through_s3_with_paginated_listings() {
             expected += 1;
         }
         s3.put_object()
-            .bucket(BUCKET)
+            .bucket(&bucket)
             .key(format!("{prefix}1{obj}/obj-{obj}"))
             .body(body.into_bytes().into())
             .send()
@@ -96,31 +90,38 @@ async fn a_day_compacts_through_s3_with_paginated_listings() {
         scratch_dir: scratch,
         ..CompactConfig::default()
     };
-    let r = Compaction::new(&store, &cfg, 0)
-        .with_open_days(true)
-        .table_day(&EVENTS, day)
+    let days = Days::Only(vec![day]);
+    let report = Compaction::new(&store, &cfg, 0)
+        .append_days(&days)
         .await
         .unwrap();
+    let r = &report.appends[0];
     assert_eq!(r.outcome, Outcome::Committed, "{r:?}");
     assert_eq!((r.run.objects_in, r.run.rows_out), (7, expected));
     assert!(
         store.list(&prefix).await.unwrap().is_empty(),
         "raw inputs deleted"
     );
-    let lake = day.lake_prefix(&EVENTS);
     let keys: Vec<String> = store
-        .list(&lake)
+        .list("lake/events/")
         .await
         .unwrap()
         .into_iter()
         .map(|o| o.key)
         .collect();
-    assert!(keys.contains(&format!("{lake}_manifest.json")), "{keys:?}");
-    assert_eq!(keys.iter().filter(|k| k.ends_with(".parquet")).count(), 1);
+    for version in [0, 1] {
+        let log = format!("lake/events/_delta_log/{version:020}.json");
+        assert!(keys.contains(&log), "{log} in {keys:?}");
+    }
+    assert_eq!(
+        keys.iter()
+            .filter(|k| k.starts_with(&format!("lake/events/dt={day}/")) && k.ends_with(".parquet"))
+            .count(),
+        1
+    );
     let again = Compaction::new(&store, &cfg, 0)
-        .with_open_days(true)
-        .table_day(&EVENTS, day)
+        .append_days(&days)
         .await
         .unwrap();
-    assert_eq!(again.outcome, Outcome::NothingToDo);
+    assert_eq!(again.appends[0].outcome, Outcome::NothingToDo);
 }

@@ -1,52 +1,55 @@
-//! Compaction: a day's raw Firehose objects become deduplicated, sorted Parquet parts, committed
-//! by the day's commit record. One entry point, [`Compaction`], serves the Lambda (schedule and
-//! on-demand), the CLI and the benchmarks; each caller says by a value ([`OnError`]) what a
-//! failed table-day means for the others. For one table and one day, the steps are:
+//! Compaction: the raw Firehose objects become the lake's Delta tables (`lake/events/`,
+//! `lake/quarantine/`, partitioned by arrival day `dt`). One entry point, [`Compaction`], serves
+//! the Lambda (the 15-minute schedule and on-demand requests), the CLI and the benchmarks; each
+//! caller says by a value ([`OnError`]) what a failed step means for the others.
 //!
-//! 1. [`plan`]: read the commit record (if any) and list the day's raw objects. Objects the record
-//!    already lists were committed by an earlier run that stopped before deleting them: delete
-//!    them now.
+//! A run, for each table:
+//! 1. [`plan`]: open the table, find the raw objects the last committed run covers (its commit
+//!    lists them) and delete those still there, list the new raw objects.
 //! 2. [`read`]: read the new objects (gzip or plain, by magic bytes) into hash partitions on the
-//!    event id ([`partition`]), with the ids of the committed parts (late objects must not
-//!    duplicate them).
-//! 3. [`dedup`] and [`write`]: deduplicate and sort each partition, merge them into Parquet parts;
-//!    [`completeness`] measures delivery on the way.
-//! 4. [`commit`]: upload the parts under names that carry the generation and a run id, verify
-//!    each one as stored (row count and event-id checksum), and write the commit record with
-//!    `If-None-Match: *` (first commit) or `If-Match: <etag read in 1>`: the commit point. A run
-//!    that loses this race deletes its own parts and stops.
-//! 5. Delete the raw inputs, then parts of this or older generations that no record lists (left
-//!    by runs that crashed or lost).
+//!    event id ([`partition`]); unreadable objects are moved aside. Then the dedup probe: the
+//!    run's event ids are looked up in the file indexes ([`crate::lake::index`]) of the dedup
+//!    window (at least 48 hours of arrival, across days), and the ones the table holds are
+//!    dropped.
+//! 3. [`dedup`] and [`write`]: deduplicate (first `received_at` wins) and sort each partition,
+//!    merge them into Parquet files with statistics and an index; [`completeness`] measures
+//!    delivery on the way.
+//! 4. [`commit`]: upload the files and indexes, verify each file as stored (row count and
+//!    event-id checksum), and commit them to the table in one Delta commit that also carries the
+//!    run's number (an application transaction: two runs that read the same version cannot both
+//!    commit) and the raw keys it covers. Only then are the raw objects deleted.
 //!
-//! A crash anywhere leaves either no commit (the raw objects are all still there; the next run
-//! starts over) or a commit whose inputs the next run recognises and deletes. Nothing is deleted
-//! that a commit record does not cover.
+//! Once a day is closed, [`optimize`] rewrites its files into a few large sorted ones
+//! (`dataChange=false`); [`vacuum`] deletes removed files after the retention period.
+//!
+//! A crash at any step leaves either no commit (the raw objects are all still there; the next run
+//! starts over, and the files it left are never listed by any version) or a commit whose inputs
+//! the next run recognises and deletes. Readers see only committed files.
 
+pub mod append;
 pub mod commit;
 pub mod completeness;
 pub mod dedup;
+pub mod optimize;
 pub mod partition;
 pub mod plan;
 pub mod read;
 pub mod report;
+pub mod vacuum;
 pub mod write;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::config::CompactConfig;
-use crate::lake::commit::RunReport;
-use crate::lake::layout::{new_run_id, part_stem, raw_prefix};
+use crate::lake::layout::raw_prefix;
 use crate::lake::store::ObjectStore;
 use crate::lake::{Day, LakeError, Result, Table, TABLES};
-use crate::telemetry::{names, MetricSet, Unit};
-use crate::timestamp::EpochMillis;
-use commit::{delete_orphans, Commit};
-use partition::Partitions;
-use plan::CompactionPlan;
-pub use report::{CompactionReport, DayReport, Failure, Outcome};
+pub use plan::Days;
+pub use report::{
+    AppendReport, CompactionReport, Failure, OptimizeOutcome, OptimizeReport, Outcome, VacuumReport,
+};
 
 /// Makes glibc's malloc use one arena. Compaction frees large buffers on other threads than the
 /// ones that allocated them (readers on blocking threads, the sort on another); with glibc's
@@ -68,7 +71,7 @@ pub fn cap_allocator_arenas() {
     }
 }
 
-/// What a failed table-day means for the rest of the invocation.
+/// What a failed step means for the rest of the invocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnError {
     /// Record it in the report and go on with the next one (the schedule, a CLI range).
@@ -77,37 +80,28 @@ pub enum OnError {
     Stop,
 }
 
-/// A start with less time than this left defers a day to the next run: a day cut off by the
-/// timeout is redone from scratch, which is safe but wasted work.
-const MIN_TIME_FOR_A_DAY: Duration = Duration::from_secs(60);
+/// A step started with less time than this left is left for the next run: a step cut off by
+/// the timeout is redone from scratch, which is safe but wasted work.
+const MIN_TIME_FOR_A_STEP: Duration = Duration::from_secs(60);
 
-/// Compaction of one store, as a builder: `Compaction::new(&store, &cfg, now)`, then `days`,
-/// `closed_days` or `table_day`.
+/// Compaction of one store, as a builder: `Compaction::new(&store, &cfg, now)`, then
+/// `scheduled`, `append`, `optimize_day` or `vacuum`.
 pub struct Compaction<'a, S> {
     store: &'a S,
     cfg: &'a CompactConfig,
-    now: EpochMillis,
-    include_open_days: bool,
+    now: i64,
     on_error: OnError,
 }
 
 impl<'a, S: ObjectStore> Compaction<'a, S> {
-    /// `now` decides which days are closed.
-    pub fn new(store: &'a S, cfg: &'a CompactConfig, now: EpochMillis) -> Compaction<'a, S> {
+    /// `now` (milliseconds) decides which days are closed.
+    pub fn new(store: &'a S, cfg: &'a CompactConfig, now: i64) -> Compaction<'a, S> {
         Compaction {
             store,
             cfg,
             now,
-            include_open_days: false,
             on_error: OnError::Continue,
         }
-    }
-
-    /// Compacts days that are still open too (the demo, or a backfill of today): objects that
-    /// arrive later are merged by the next run.
-    pub fn with_open_days(mut self, include: bool) -> Compaction<'a, S> {
-        self.include_open_days = include;
-        self
     }
 
     pub fn with_on_error(mut self, on_error: OnError) -> Compaction<'a, S> {
@@ -115,230 +109,137 @@ impl<'a, S: ObjectStore> Compaction<'a, S> {
         self
     }
 
-    /// Both tables of each day, in order.
-    pub async fn days(&self, days: &[Day]) -> Result<CompactionReport> {
-        let mut report = CompactionReport::default();
-        for &day in days {
-            self.both_tables(day, &mut report).await?;
+    /// Records `e` as a failure of `step` (or returns it, with [`OnError::Stop`]).
+    fn failed(
+        &self,
+        report: &mut CompactionReport,
+        table: &'static Table,
+        step: &'static str,
+        day: Option<Day>,
+        e: LakeError,
+    ) -> Result<()> {
+        if self.on_error == OnError::Stop {
+            return Err(e);
         }
-        Ok(report)
-    }
-
-    /// Every closed day that has raw objects, oldest first, until `deadline` is near: what the
-    /// schedule runs. The report's `lag_days` is the age of the oldest closed day left.
-    pub async fn closed_days(&self, deadline: Instant) -> Result<CompactionReport> {
-        let today = Day::from_millis(self.now);
-        let mut report = CompactionReport::default();
-        let mut oldest_pending: Option<Day> = None;
-        for day in days_with_raw_objects(self.store).await? {
-            if !day.is_closed(self.now, self.cfg.close_after) {
-                continue;
-            }
-            if deadline.saturating_duration_since(Instant::now()) < MIN_TIME_FOR_A_DAY {
-                report.deferred.push(day.to_string());
-                oldest_pending.get_or_insert(day);
-                continue;
-            }
-            let failures = report.failures.len();
-            self.both_tables(day, &mut report).await?;
-            let lost = report
-                .days
-                .iter()
-                .any(|d| d.date == day.to_string() && d.outcome == Outcome::LostRace);
-            if lost || report.failures.len() > failures {
-                oldest_pending.get_or_insert(day);
-            }
-        }
-        report.lag_days = Some(oldest_pending.map_or(0, |d| d.days_until(today)));
-        Ok(report)
-    }
-
-    async fn both_tables(&self, day: Day, report: &mut CompactionReport) -> Result<()> {
-        for table in TABLES {
-            match self.table_day(table, day).await {
-                Ok(r) => report.days.push(r),
-                Err(e) if self.on_error == OnError::Continue => {
-                    tracing::error!(
-                        message = "Compaction of a day failed; going on with the next.",
-                        table = table.name,
-                        day = %day,
-                        code = e.code(),
-                        error = %e
-                    );
-                    report.failures.push(Failure {
-                        table: table.name,
-                        date: day.to_string(),
-                        code: e.code(),
-                        error: e.to_string(),
-                    });
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        tracing::error!(
+            message = "A compaction step failed; going on with the next.",
+            table = table.name,
+            step,
+            day = day.map(|d| d.to_string()),
+            code = e.code(),
+            error = %e
+        );
+        report.failures.push(Failure {
+            table: table.name,
+            step,
+            date: day.map(|d| d.to_string()),
+            code: e.code(),
+            error: e.to_string(),
+        });
         Ok(())
     }
 
-    /// One table-day.
-    pub async fn table_day(&self, table: &'static Table, day: Day) -> Result<DayReport> {
-        if !self.include_open_days && !day.is_closed(self.now, self.cfg.close_after) {
-            return Ok(DayReport::new(table, day, Outcome::NotClosed));
-        }
-        let started = Instant::now();
-        let plan = CompactionPlan::build(self.store, table, day).await?;
-        let mut report = DayReport::new(table, day, Outcome::NothingToDo);
-        report.generation = plan.committed_generation();
-        report.unreadable = plan
-            .manifest()
-            .map(|m| m.unreadable.clone())
-            .unwrap_or_default();
-        if !plan.leftovers.is_empty() {
-            tracing::info!(
-                message = "Deleting raw objects an earlier commit covers.",
-                table = table.name,
-                day = %day,
-                objects = plan.leftovers.len()
-            );
-            self.store.delete(&plan.leftovers).await?;
-            report.leftovers_deleted = plan.leftovers.len() as u64;
-        }
-        if plan.new_objects.is_empty() {
-            if let Some(m) = plan.manifest() {
-                report.orphans_deleted = delete_orphans(self.store, &plan, m).await?;
+    /// The raw objects of `days` appended to both tables (a backfill, an on-demand request).
+    pub async fn append_days(&self, days: &Days) -> Result<CompactionReport> {
+        let mut report = CompactionReport::default();
+        for table in TABLES {
+            match self.append(table, days).await {
+                Ok((a, deferred)) => {
+                    report.appends.push(a);
+                    report.deferred.extend(deferred.iter().map(Day::to_string));
+                }
+                Err(e) => self.failed(&mut report, table, "append", None, e)?,
             }
-            return Ok(report);
         }
+        report.deferred.sort();
+        report.deferred.dedup();
+        Ok(report)
+    }
 
-        let generation = report.generation + 1;
-        let run_id = new_run_id();
-        let scratch = Scratch::create(
-            self.cfg
-                .scratch_dir
-                .join(format!("{}-{day}-{run_id}", table.name)),
-        )?;
-        let mut run = RunReport {
-            generation,
-            run_id: run_id.clone(),
-            ..RunReport::default()
-        };
-
-        // Partitions sized so that one partition fits its memory share.
-        let n_partitions =
-            (plan.estimated_bytes() as usize / self.cfg.partition_limit() + 1).min(256);
-        let partitions = Arc::new(Mutex::new(Partitions::new(
-            &scratch.0,
-            "p",
-            0,
-            n_partitions,
-            self.cfg.partition_buffer(),
-        )));
-        let read = match read::read_objects(
-            self.store,
-            &plan,
-            &scratch.0,
-            &partitions,
-            self.cfg.read_concurrency,
-            &mut run,
-        )
-        .await
-        {
-            Ok(read) => read,
-            Err(LakeError::ObjectMissing { key }) => {
-                // Another run committed the day and deleted its inputs while this one read them.
-                tracing::info!(
-                    message = "A raw object vanished while it was read: another run committed the day.",
-                    table = table.name,
-                    day = %day,
-                    key
-                );
-                report.outcome = Outcome::LostRace;
-                return Ok(report);
-            }
-            Err(e) => return Err(e),
-        };
-        if let (Some(m), true) = (plan.manifest(), table.dedup) {
-            read::add_committed_ids(self.store, table, m, &scratch.0, &partitions).await?;
-        }
-        run.read_ms = started.elapsed().as_millis() as u64;
-
-        let parts = write::sort_and_write(
-            table,
-            partitions,
-            &scratch.0,
-            part_stem(generation, &run_id),
-            self.cfg,
-            &read.skip,
-            &mut run,
-        )
-        .await?;
-        run.write_ms = started.elapsed().as_millis() as u64 - run.read_ms;
-
-        let inputs: Vec<String> = read.inputs.iter().map(|i| i.key.clone()).collect();
-        let mut commit = Commit::new(self.store, &plan, generation, &run_id, &scratch.0);
-        match commit
-            .commit(&parts, read, &mut run, started, self.now)
-            .await
-        {
-            Ok(manifest) => {
-                report.outcome = Outcome::Committed;
-                report.generation = generation;
-                report.unreadable = manifest.unreadable.clone();
-                report.run = run;
-                // The commit is durable: only now may the raw inputs go.
-                self.store.delete(&inputs).await?;
-                report.orphans_deleted = delete_orphans(self.store, &plan, &manifest).await?;
-                tracing::info!(
-                    message = "Day committed.",
-                    table = table.name,
-                    day = %day,
-                    generation,
-                    rows = report.run.rows_out,
-                    duplicates = report.run.duplicates_dropped,
-                    duration_ms = report.run.duration_ms
-                );
-                Ok(report)
-            }
-            Err(LakeError::PreconditionFailed { .. }) => {
-                tracing::info!(
-                    message = "Another run committed the day first; removing this run's parts.",
-                    table = table.name,
-                    day = %day,
-                    run_id
-                );
-                commit.abandon(true).await?;
-                report.outcome = Outcome::LostRace;
-                Ok(report)
-            }
-            Err(e) => {
-                commit.abandon(false).await?;
-                Err(e)
+    /// Optimizes `days` of both tables.
+    pub async fn optimize_days(&self, days: &[Day]) -> Result<CompactionReport> {
+        let mut report = CompactionReport::default();
+        for &day in days {
+            for table in TABLES {
+                match self.optimize_day(table, day).await {
+                    Ok(o) => report.optimized.push(o),
+                    Err(e) => self.failed(&mut report, table, "optimize", Some(day), e)?,
+                }
             }
         }
+        Ok(report)
+    }
+
+    /// Vacuums both tables.
+    pub async fn vacuum_tables(&self) -> Result<CompactionReport> {
+        let mut report = CompactionReport::default();
+        for table in TABLES {
+            match self.vacuum(table).await {
+                Ok(v) => report.vacuumed.push(v),
+                Err(e) => self.failed(&mut report, table, "vacuum", None, e)?,
+            }
+        }
+        Ok(report)
+    }
+
+    /// What the schedule runs: every new raw object appended, then (time permitting) the closed
+    /// days with too many files optimized, then a vacuum once a day. `lag_days` says how old the
+    /// oldest raw day still holding objects is.
+    pub async fn scheduled(&self, deadline: Instant) -> Result<CompactionReport> {
+        let mut report = self.append_days(&Days::All).await?;
+        let today = Day::from_millis(self.now);
+        let time_left =
+            || deadline.saturating_duration_since(Instant::now()) >= MIN_TIME_FOR_A_STEP;
+        for table in TABLES {
+            let closed: Vec<Day> = match self.days_to_optimize(table, today).await {
+                Ok(days) => days
+                    .into_iter()
+                    .filter(|d| d.is_closed(self.now, self.cfg.close_after))
+                    .collect(),
+                Err(e) => {
+                    self.failed(&mut report, table, "optimize", None, e)?;
+                    continue;
+                }
+            };
+            for day in closed {
+                if !time_left() {
+                    break;
+                }
+                match self.optimize_day(table, day).await {
+                    Ok(o) => report.optimized.push(o),
+                    Err(e) => self.failed(&mut report, table, "optimize", Some(day), e)?,
+                }
+            }
+        }
+        for table in TABLES {
+            if !time_left() {
+                break;
+            }
+            match self.vacuumed_recently(table).await {
+                Ok(true) => {}
+                Ok(false) => match self.vacuum(table).await {
+                    Ok(v) => report.vacuumed.push(v),
+                    Err(e) => self.failed(&mut report, table, "vacuum", None, e)?,
+                },
+                Err(e) => self.failed(&mut report, table, "vacuum", None, e)?,
+            }
+        }
+        let oldest = days_with_raw_objects(self.store, &TABLES)
+            .await?
+            .first()
+            .copied();
+        report.lag_days = Some(oldest.map_or(0, |d| d.days_until(today).max(0)));
+        Ok(report)
     }
 }
 
-impl CompactionReport {
-    /// Every table-day's metrics, and the invocation's failures and (for the schedule) its lag.
-    pub fn emit_metrics(&self, now: EpochMillis) {
-        for day in &self.days {
-            day.emit_metrics(now);
-        }
-        let mut m = MetricSet::new("compact");
-        m.put(
-            names::COMPACTION_FAILURES,
-            Unit::Count,
-            self.failures.len() as f64,
-        );
-        if let Some(lag) = self.lag_days {
-            m.put(names::LAG_DAYS, Unit::Count, lag as f64);
-        }
-        m.emit(now);
-    }
-}
-
-/// The days that have raw objects in any table, oldest first.
-pub async fn days_with_raw_objects<S: ObjectStore>(store: &S) -> Result<Vec<Day>> {
+/// The days that have raw objects in any of `tables`, oldest first.
+pub async fn days_with_raw_objects<S: ObjectStore>(
+    store: &S,
+    tables: &[&'static Table],
+) -> Result<Vec<Day>> {
     let mut days = BTreeSet::new();
-    for table in TABLES {
+    for table in tables {
         for year in store.list_dirs(&raw_prefix(table)).await? {
             for month in store.list_dirs(&year).await? {
                 for day in store.list_dirs(&month).await? {
@@ -350,11 +251,11 @@ pub async fn days_with_raw_objects<S: ObjectStore>(store: &S) -> Result<Vec<Day>
     Ok(days.into_iter().collect())
 }
 
-/// The run's scratch directory, removed however the run ends.
-struct Scratch(PathBuf);
+/// A run's scratch directory, removed however the run ends.
+pub(crate) struct Scratch(pub(crate) PathBuf);
 
 impl Scratch {
-    fn create(dir: PathBuf) -> Result<Scratch> {
+    pub(crate) fn create(dir: PathBuf) -> Result<Scratch> {
         std::fs::create_dir_all(&dir).map_err(|e| LakeError::io(dir.display(), e))?;
         Ok(Scratch(dir))
     }

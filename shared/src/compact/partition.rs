@@ -7,6 +7,7 @@ use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::lake::fingerprint::fnv1a;
+use crate::lake::index::key_hash;
 use crate::lake::table::Table;
 use crate::record::cells::{read_cell, Cell};
 
@@ -44,37 +45,42 @@ impl Batch {
         }
     }
 
-    /// Appends the row that `encode` writes. `key` picks the partition; rows without a key (a
-    /// quarantined event without id) go by their whole encoding.
-    pub fn push_row(&mut self, table: &Table, encode: impl FnOnce(&mut Vec<u8>) -> bool) -> bool {
+    /// Appends the row that `encode` writes, or nothing when `encode` says no (`None`). The
+    /// key's hash picks the partition and is returned, for the cross-day dedup probe; rows
+    /// without a key (a quarantined event without id) go by their whole encoding.
+    pub fn push_row(
+        &mut self,
+        table: &Table,
+        encode: impl FnOnce(&mut Vec<u8>) -> bool,
+    ) -> Option<Option<u128>> {
         let start = self.buf.len();
         self.buf.extend_from_slice(&[0; HEADER]);
         if !encode(&mut self.buf) {
             self.buf.truncate(start);
-            return false;
+            return None;
         }
         let payload = &self.buf[start + HEADER..];
         let key_at = (0..table.key_column).fold(0, |pos, _| read_cell(payload, pos).1);
-        let hash = match read_cell(payload, key_at).0 {
-            Cell::Str(key) => fnv1a(key),
-            _ => fnv1a(payload),
+        let key = match read_cell(payload, key_at).0 {
+            Cell::Str(key) => Some(key_hash(key)),
+            _ => None,
         };
+        let hash = key.map_or_else(|| fnv1a(payload), |k| k as u64);
         let len = (self.buf.len() - start - HEADER) as u32;
         self.buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
         self.buf[start + 4] = ROW;
         self.buf[start + 5..start + 13].copy_from_slice(&hash.to_le_bytes());
         self.buf[start + 13..start + HEADER].copy_from_slice(&self.object.to_le_bytes());
-        true
+        Some(key)
     }
 
-    /// Records an event id that is already in a committed part of the day.
-    pub fn push_committed(&mut self, key: &[u8]) {
-        self.buf
-            .extend_from_slice(&(key.len() as u32).to_le_bytes());
+    /// Records the hash of a key the table already holds: rows with it are late duplicates.
+    pub fn push_committed(&mut self, key: u128) {
+        self.buf.extend_from_slice(&16u32.to_le_bytes());
         self.buf.push(COMMITTED);
-        self.buf.extend_from_slice(&fnv1a(key).to_le_bytes());
+        self.buf.extend_from_slice(&(key as u64).to_le_bytes());
         self.buf.extend_from_slice(&self.object.to_le_bytes());
-        self.buf.extend_from_slice(key);
+        self.buf.extend_from_slice(&key.to_le_bytes());
     }
 
     pub fn len_bytes(&self) -> usize {

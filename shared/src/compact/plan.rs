@@ -1,84 +1,148 @@
-//! Step 1: what a run of one table-day has to do, from the day's commit record and a listing of
-//! its raw objects.
+//! Step 1: what a run has to do for one table, from the table's log and a listing of its raw
+//! objects.
+//!
+//! Every append commit carries the keys of the raw objects it covers. A run deletes those of the
+//! last committed run that are still there (that run stopped between its commit and its
+//! clean-up) before it reads anything, so at any moment only the newest committed run can have
+//! inputs left, and they are recognised instead of being read twice.
 
 use std::collections::HashSet;
 
-use crate::lake::commit::{Committed, Manifest};
+use serde_json::Value;
+
+use super::days_with_raw_objects;
+use crate::lake::delta::{LakeTable, TableSettings};
 use crate::lake::store::{ObjectMeta, ObjectStore};
 use crate::lake::{Day, Result, Table};
 
-/// The work of one table-day.
-pub struct CompactionPlan {
-    pub table: &'static Table,
-    pub day: Day,
-    /// The day's commit record as read, if any: the next commit must still find it there.
-    pub committed: Option<Committed>,
-    /// Raw objects an earlier commit already covers: its run stopped before deleting them.
-    pub leftovers: Vec<String>,
-    /// Raw objects to read: neither committed nor known to be unreadable as they are.
-    pub new_objects: Vec<ObjectMeta>,
+/// The application id of compaction's appends in the tables' logs: two runs that read the same
+/// table version cannot both commit.
+pub const APP_ID: &str = "driftless-compact";
+
+/// Commits searched for the last run's record (runs are the commits of every 15 minutes; other
+/// writers add a few a day).
+const HISTORY_SEARCHED: usize = 1024;
+
+/// The raw days a run looks at.
+#[derive(Debug, Clone)]
+pub enum Days {
+    /// Every day that has raw objects (the schedule).
+    All,
+    /// These days only (a backfill, an on-demand request).
+    Only(Vec<Day>),
 }
 
-impl CompactionPlan {
-    /// Reads the commit record and lists the day's raw objects (every page).
+/// The new raw objects of one arrival day.
+#[derive(Debug, Clone)]
+pub struct DayInput {
+    pub day: Day,
+    pub objects: Vec<ObjectMeta>,
+}
+
+/// The work of one run on one table.
+pub struct AppendPlan {
+    pub table: &'static Table,
+    pub lake: LakeTable,
+    /// The run's number: one more than the last committed run's.
+    pub run: i64,
+    /// Raw objects the last committed run covers that are still there.
+    pub leftovers: Vec<String>,
+    /// The days this run compacts, oldest first.
+    pub days: Vec<DayInput>,
+    /// Days with new objects left for the next run (over the run's size budget).
+    pub deferred: Vec<Day>,
+}
+
+/// What an append commit records about itself in the log.
+pub fn append_info(run: i64, inputs: &[String], rejected: &[String], report: Value) -> Value {
+    serde_json::json!({
+        "kind": "append",
+        "run": run,
+        "inputs": inputs,
+        "rejected": rejected,
+        "report": report,
+    })
+}
+
+impl AppendPlan {
+    /// Opens the table, finds the last run's leftovers and lists the new raw objects of `days`,
+    /// taking whole days, oldest first, until about `max_bytes` of raw objects (at least one day).
     pub async fn build<S: ObjectStore>(
         store: &S,
         table: &'static Table,
-        day: Day,
-    ) -> Result<CompactionPlan> {
-        let committed = Manifest::load(store, table, day).await?;
-        let manifest = committed.as_ref().map(|c| &c.manifest);
-        let committed_inputs: HashSet<&str> = manifest
-            .map(|m| m.inputs.iter().map(|i| i.key.as_str()).collect())
-            .unwrap_or_default();
-        // A replaced object (same key, new size) is read again.
-        let known_unreadable: HashSet<(&str, u64)> = manifest
-            .map(|m| {
-                m.unreadable
-                    .iter()
-                    .map(|u| (u.key.as_str(), u.size))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let mut leftovers = Vec::new();
-        let mut new_objects = Vec::new();
-        for o in store.list(&day.raw_prefix(table)).await? {
-            if committed_inputs.contains(o.key.as_str()) {
-                leftovers.push(o.key);
-            } else if !known_unreadable.contains(&(o.key.as_str(), o.size)) {
-                new_objects.push(o);
-            }
-        }
-        Ok(CompactionPlan {
+        settings: &TableSettings,
+        days: &Days,
+        max_bytes: u64,
+    ) -> Result<AppendPlan> {
+        let lake = LakeTable::open(&store.table_location(table)?, table, settings).await?;
+        let committed = lake.app_version(APP_ID).await?;
+        let covered = match committed {
+            Some(run) => last_run_inputs(&lake, run).await?,
+            None => HashSet::new(),
+        };
+        let days = match days {
+            Days::All => days_with_raw_objects(store, &[table]).await?,
+            Days::Only(days) => days.clone(),
+        };
+        let mut plan = AppendPlan {
             table,
-            day,
-            committed,
-            leftovers,
-            new_objects,
-        })
-    }
-
-    pub fn manifest(&self) -> Option<&Manifest> {
-        self.committed.as_ref().map(|c| &c.manifest)
-    }
-
-    /// The generation the day has now (0: never committed).
-    pub fn committed_generation(&self) -> u64 {
-        self.manifest().map_or(0, |m| m.generation)
-    }
-
-    /// The size of the day's new input as it will be once decompressed, to size the partitions.
-    pub fn estimated_bytes(&self) -> u64 {
-        // Firehose's gzip objects end in .gz on AWS; NDJSON compresses about 8 to 1.
-        self.new_objects
-            .iter()
-            .map(|o| {
-                if o.key.ends_with(".gz") {
-                    o.size * 8
+            lake,
+            run: committed.unwrap_or(0) + 1,
+            leftovers: Vec::new(),
+            days: Vec::new(),
+            deferred: Vec::new(),
+        };
+        let mut bytes = 0u64;
+        for day in days {
+            let mut objects = Vec::new();
+            for o in store.list(&day.raw_prefix(table)).await? {
+                if covered.contains(&o.key) {
+                    plan.leftovers.push(o.key);
                 } else {
-                    o.size
+                    objects.push(o);
                 }
-            })
-            .sum()
+            }
+            if objects.is_empty() {
+                continue;
+            }
+            if !plan.days.is_empty() && bytes >= max_bytes {
+                plan.deferred.push(day);
+                continue;
+            }
+            bytes += objects.iter().map(|o| o.size).sum::<u64>();
+            plan.days.push(DayInput { day, objects });
+        }
+        Ok(plan)
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.days.is_empty()
+    }
+}
+
+/// The raw objects committed by run `run`, from its record in the log.
+async fn last_run_inputs(lake: &LakeTable, run: i64) -> Result<HashSet<String>> {
+    for info in lake.recent_commits(HISTORY_SEARCHED).await? {
+        if info.get("kind").and_then(Value::as_str) == Some("append")
+            && info.get("run").and_then(Value::as_i64) == Some(run)
+        {
+            return Ok(info
+                .get("inputs")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default());
+        }
+    }
+    tracing::warn!(
+        message =
+            "The last compaction run's record is not in the recent log; no leftovers assumed.",
+        table = lake.table().name,
+        run
+    );
+    Ok(HashSet::new())
 }

@@ -1,6 +1,7 @@
-//! Step 2: the plan's raw objects downloaded and parsed into hash partitions, with bounded
-//! concurrency (downloads are async, parsing runs on blocking threads), and the event ids of the
-//! day's committed parts added to the same partitions so late copies can be dropped.
+//! Step 2: a day's raw objects downloaded and parsed into hash partitions, with bounded
+//! concurrency (downloads are async, parsing runs on blocking threads), then the dedup probe:
+//! the keys of the run's rows looked up in the file indexes of the dedup window, and the ones
+//! the table already holds added to the partitions so that dedup drops their late copies.
 
 use std::collections::HashSet;
 use std::io::BufRead;
@@ -11,8 +12,10 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use super::partition::{Batch, Partitions};
-use super::plan::CompactionPlan;
-use crate::lake::commit::{InputEntry, Manifest, RunReport, Unreadable};
+use super::plan::DayInput;
+use super::report::{RunReport, Unreadable};
+use crate::lake::delta::DataFile;
+use crate::lake::index::{index_path, key_hash, FileIndex};
 use crate::lake::parquet::scan_string_column;
 use crate::lake::raw::{ndjson_reader, trim_line_ending};
 use crate::lake::store::{ObjectMeta, ObjectStore};
@@ -21,12 +24,12 @@ use crate::lake::{LakeError, Result, Table};
 const MIB: usize = 1024 * 1024;
 
 /// Rejected lines kept per object; the rest are counted. A broken producer must not turn the
-/// rejected-lines file into a second copy of the day.
+/// rejected lines into a second copy of the day.
 const REJECTED_KEPT_PER_OBJECT: usize = 100;
-/// Rejected lines kept per run (about 40 MiB at most); the count in the report is complete.
-const REJECTED_KEPT_PER_RUN: usize = 10_000;
 /// Characters of a rejected line kept.
 const REJECTED_TEXT_CHARS: usize = 4096;
+/// Index objects (or data files without one) read at once by the probe.
+const PROBE_CONCURRENCY: usize = 8;
 
 /// A line of a readable object that did not become a row, kept for inspection.
 #[derive(Debug, Serialize)]
@@ -41,21 +44,25 @@ pub struct RejectedLine {
 struct ObjectRead {
     uncompressed: u64,
     rows: u64,
+    keys: Vec<u128>,
     rejected: Vec<RejectedLine>,
     rejected_total: u64,
     error: Option<String>,
 }
 
-/// What reading all of a plan's objects gave.
+/// What reading a day's objects gave.
 #[derive(Debug, Default)]
-pub struct ReadOutcome {
+pub struct DayRead {
     /// Objects read to the end: the commit lists them, and they are deleted after it.
-    pub inputs: Vec<InputEntry>,
-    /// Objects that could not be read to the end, left in place.
+    pub inputs: Vec<String>,
+    /// Objects that could not be read to the end: moved aside, none of their rows used.
     pub unreadable: Vec<Unreadable>,
-    /// Object numbers (positions in the plan) whose rows must be dropped.
+    /// Object numbers (positions in the day's list) whose rows must be dropped.
     pub skip: HashSet<u32>,
-    pub rejected: Vec<RejectedLine>,
+    /// Per object that had them, its lines that were not records.
+    pub rejected: Vec<(String, Vec<RejectedLine>)>,
+    /// Sorted, distinct key hashes of the rows read (for the dedup probe).
+    pub keys: Vec<u128>,
 }
 
 pub(super) fn lock(p: &Mutex<Partitions>) -> MutexGuard<'_, Partitions> {
@@ -65,38 +72,48 @@ pub(super) fn lock(p: &Mutex<Partitions>) -> MutexGuard<'_, Partitions> {
     }
 }
 
-/// Reads every new object of `plan` into `partitions`, adding the figures to `run`.
-pub async fn read_objects<S: ObjectStore>(
+/// Where an unreadable raw object is moved: out of the raw prefix (so it is not read again),
+/// under a prefix of its own for inspection.
+pub fn unreadable_key(key: &str) -> String {
+    format!("unreadable/{key}")
+}
+
+/// Reads every object of `input` into `partitions`, adding the figures to `run`.
+pub async fn read_day<S: ObjectStore>(
     store: &S,
-    plan: &CompactionPlan,
+    table: &'static Table,
+    input: &DayInput,
     scratch: &Path,
     partitions: &Arc<Mutex<Partitions>>,
     concurrency: usize,
     run: &mut RunReport,
-) -> Result<ReadOutcome> {
-    let table = plan.table;
+) -> Result<DayRead> {
     // Owned items: a closure over borrowed ones makes the future not `Send` (rustc #110338).
-    let reads: Vec<ObjectRead> = stream::iter(plan.new_objects.iter().cloned().enumerate())
+    let reads: Vec<ObjectRead> = stream::iter(input.objects.iter().cloned().enumerate())
         .map(|(i, o)| read_one(store, table, i, o, scratch, partitions.clone()))
         .buffered(concurrency)
         .try_collect()
         .await?;
-    let mut out = ReadOutcome::default();
-    for (i, (o, r)) in plan.new_objects.iter().zip(reads).enumerate() {
+    let mut out = DayRead::default();
+    for (i, (o, r)) in input.objects.iter().zip(reads).enumerate() {
         run.uncompressed_bytes_in += r.uncompressed;
         if let Some(error) = r.error {
+            let moved_to = unreadable_key(&o.key);
             tracing::warn!(
-                message = "Raw object left in place: it cannot be read to the end.",
+                message = "Raw object cannot be read to the end; moved aside.",
                 table = table.name,
-                day = %plan.day,
+                day = %input.day,
                 key = o.key,
+                moved_to,
                 error
             );
+            move_object(store, &o.key, &moved_to, scratch).await?;
             out.skip.insert(i as u32);
             out.unreadable.push(Unreadable {
                 key: o.key.clone(),
                 size: o.size,
                 error,
+                moved_to,
             });
             continue;
         }
@@ -104,23 +121,32 @@ pub async fn read_objects<S: ObjectStore>(
         run.bytes_in += o.size;
         run.events_in += r.rows;
         run.rejected_lines += r.rejected_total;
-        let room = REJECTED_KEPT_PER_RUN.saturating_sub(out.rejected.len());
-        out.rejected.extend(r.rejected.into_iter().take(room));
-        out.inputs.push(InputEntry {
-            key: o.key.clone(),
-            size: o.size,
-        });
+        if !r.rejected.is_empty() {
+            out.rejected.push((o.key.clone(), r.rejected));
+        }
+        out.keys.extend(r.keys);
+        out.inputs.push(o.key.clone());
     }
-    run.unreadable_objects = out.unreadable.len() as u64;
-    if run.rejected_lines > 0 {
-        tracing::warn!(
-            message = "Lines that are not records were kept aside.",
-            table = table.name,
-            day = %plan.day,
-            lines = run.rejected_lines
-        );
-    }
+    run.unreadable_objects += out.unreadable.len() as u64;
+    out.keys.sort_unstable();
+    out.keys.dedup();
     Ok(out)
+}
+
+/// Moves an object to another key through local disk (the store trait has no copy).
+async fn move_object<S: ObjectStore>(
+    store: &S,
+    from: &str,
+    to: &str,
+    scratch: &Path,
+) -> Result<()> {
+    let local = scratch.join("moving");
+    let path = store.fetch(from, &local).await?;
+    store.upload(to, &path).await?;
+    if path == local {
+        let _ = std::fs::remove_file(&local);
+    }
+    store.delete(&[from.to_string()]).await
 }
 
 async fn read_one<S: ObjectStore>(
@@ -159,6 +185,7 @@ fn read_object(
     let mut out = ObjectRead {
         uncompressed: 0,
         rows: 0,
+        keys: Vec::new(),
         rejected: Vec::new(),
         rejected_total: 0,
         error: None,
@@ -202,20 +229,24 @@ fn read_object(
                 false
             }
         });
-        if pushed {
-            out.rows += 1;
-        } else if let Some(error) = error {
-            out.rejected_total += 1;
-            if out.rejected.len() < REJECTED_KEPT_PER_OBJECT {
-                out.rejected.push(RejectedLine {
-                    object: key.to_string(),
-                    line: n,
-                    error,
-                    text: String::from_utf8_lossy(text)
-                        .chars()
-                        .take(REJECTED_TEXT_CHARS)
-                        .collect(),
-                });
+        match pushed {
+            Some(key) => {
+                out.rows += 1;
+                out.keys.extend(key);
+            }
+            None => {
+                out.rejected_total += 1;
+                if out.rejected.len() < REJECTED_KEPT_PER_OBJECT {
+                    out.rejected.push(RejectedLine {
+                        object: key.to_string(),
+                        line: n,
+                        error: error.unwrap_or_default(),
+                        text: String::from_utf8_lossy(text)
+                            .chars()
+                            .take(REJECTED_TEXT_CHARS)
+                            .collect(),
+                    });
+                }
             }
         }
         if batch.len_bytes() >= MIB {
@@ -231,47 +262,112 @@ fn read_object(
     out
 }
 
-/// Late objects: the event ids of the day's committed parts go into the same partitions, so
-/// that dedup drops the late copies of events the lake already has.
-pub async fn add_committed_ids<S: ObjectStore>(
+/// The keys of `keys` (sorted) that are in `index` (sorted): a merge of the two lists.
+fn matches(keys: &[u128], index: &[u128], out: &mut Vec<u128>) {
+    let (mut i, mut j) = (0, 0);
+    while i < keys.len() && j < index.len() {
+        match keys[i].cmp(&index[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                out.push(keys[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+}
+
+/// The keys of a data file: its index, or (for a file written without one) its key column.
+async fn file_keys<S: ObjectStore>(
     store: &S,
     table: &'static Table,
-    manifest: &Manifest,
+    file: &DataFile,
     scratch: &Path,
-    partitions: &Arc<Mutex<Partitions>>,
-) -> Result<()> {
-    for (i, part) in manifest.parts.iter().enumerate() {
-        let local = scratch.join(format!("committed-{i}.parquet"));
-        let path = store.fetch(&part.key, &local).await?;
-        let partitions = partitions.clone();
-        let key_column = table.key_column;
-        tokio::task::spawn_blocking(move || -> Result<()> {
-            let mut batch = Batch::new(u32::MAX);
-            let mut failed = None;
-            scan_string_column(&path, key_column, |id| {
-                batch.push_committed(id);
-                if batch.len_bytes() >= MIB && failed.is_none() {
-                    if let Err(e) = lock(&partitions).absorb(&mut batch) {
-                        failed = Some(e);
-                    }
-                }
-            })?;
-            if let Some(e) = failed {
-                return Err(LakeError::io(path.display(), e));
-            }
-            lock(&partitions)
-                .absorb(&mut batch)
-                .map_err(|e| LakeError::io(path.display(), e))?;
-            if path == local {
-                let _ = std::fs::remove_file(&local);
-            }
-            Ok(())
-        })
-        .await
-        .map_err(|source| LakeError::Task {
-            what: "reading committed event ids",
-            source,
-        })??;
+    n: usize,
+) -> Result<Vec<u128>> {
+    let root = format!("lake/{}/", table.name);
+    let index_key = format!("{root}{}", index_path(&file.path));
+    if let Some((body, _)) = store.get_small(&index_key).await? {
+        return Ok(FileIndex::decode(&body, &index_key)?.keys);
     }
-    Ok(())
+    let local = scratch.join(format!("probe-{n}.parquet"));
+    let path = store.fetch(&format!("{root}{}", file.path), &local).await?;
+    let key_column = table.key_column;
+    let scanned = path.clone();
+    let mut keys = tokio::task::spawn_blocking(move || {
+        let mut keys = Vec::new();
+        scan_string_column(&scanned, key_column, |k| keys.push(key_hash(k))).map(|_| keys)
+    })
+    .await
+    .map_err(|source| LakeError::Task {
+        what: "reading a file's keys",
+        source,
+    })??;
+    if path == local {
+        let _ = std::fs::remove_file(&local);
+    }
+    keys.sort_unstable();
+    Ok(keys)
+}
+
+/// The run's keys (sorted, distinct) that the table already holds: in the files of `window`
+/// (their indexes) or in `written` (indexes of files this run wrote for earlier days).
+pub async fn probe<S: ObjectStore>(
+    store: &S,
+    table: &'static Table,
+    keys: &[u128],
+    window: &[DataFile],
+    written: &[FileIndex],
+    scratch: &Path,
+) -> Result<Vec<u128>> {
+    let mut found = Vec::new();
+    if keys.is_empty() || !table.dedup {
+        return Ok(found);
+    }
+    for index in written {
+        matches(keys, &index.keys, &mut found);
+    }
+    let per_file: Vec<Vec<u128>> = stream::iter(window.iter().enumerate())
+        .map(|(n, f)| async move {
+            let file_keys = file_keys(store, table, f, scratch, n).await?;
+            let mut hit = Vec::new();
+            matches(keys, &file_keys, &mut hit);
+            Ok::<_, LakeError>(hit)
+        })
+        .buffer_unordered(PROBE_CONCURRENCY)
+        .try_collect()
+        .await?;
+    found.extend(per_file.into_iter().flatten());
+    found.sort_unstable();
+    found.dedup();
+    Ok(found)
+}
+
+/// Adds `committed` keys to the partitions: their rows are copies of events the table holds.
+pub fn add_committed(partitions: &Mutex<Partitions>, committed: &[u128]) -> Result<()> {
+    let mut batch = Batch::new(u32::MAX);
+    for key in committed {
+        batch.push_committed(*key);
+    }
+    lock(partitions)
+        .absorb(&mut batch)
+        .map_err(|e| LakeError::io("partitions", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_probe_finds_exactly_the_shared_keys() {
+        let keys = [1u128, 3, 5, 7, 9];
+        let index = [2u128, 3, 4, 9, 11];
+        let mut out = Vec::new();
+        matches(&keys, &index, &mut out);
+        assert_eq!(out, [3, 9]);
+        out.clear();
+        matches(&keys, &[], &mut out);
+        assert!(out.is_empty());
+    }
 }

@@ -1,119 +1,228 @@
-//! What compaction reports: per table-day ([`DayReport`]) and per invocation
-//! ([`CompactionReport`]), serialisable as the function returns them and the CLI prints them,
-//! and as EMF metrics, each figure paired with the log line that explains it.
+//! What compaction reports: per table and run ([`AppendReport`]), per optimized day
+//! ([`OptimizeReport`]), per vacuum, and per invocation ([`CompactionReport`]), serialisable as
+//! the function returns them and the CLI prints them, and as EMF metrics, each figure paired with
+//! the log line that explains it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::lake::commit::{RunReport, Unreadable};
-use crate::lake::{Day, Table, QUARANTINE};
+use super::completeness::Delivery;
+use crate::lake::QUARANTINE;
 use crate::telemetry::{names, MetricSet, Unit};
 use crate::timestamp::EpochMillis;
 
-/// How a table-day ended.
+/// How a run's append to one table ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
-    /// A new generation of the day was committed.
+    /// New files were committed.
     Committed,
-    /// No raw objects beyond those already committed (or known to be unreadable).
+    /// No raw objects beyond those already committed.
     NothingToDo,
-    /// Another run committed the day first; this run removed its own parts.
+    /// Another run committed first; this run removed its own files.
     LostRace,
-    /// The day is still open and the request did not ask to include it.
-    NotClosed,
 }
 
-/// One table-day of a run.
+/// A raw object that could not be read to the end, moved aside for inspection.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Unreadable {
+    pub key: String,
+    pub size: u64,
+    pub error: String,
+    /// Where it is now (`unreadable/<key>`); put a repaired copy back under `key`.
+    pub moved_to: String,
+}
+
+/// The figures of one run on one table.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct RunReport {
+    pub run_id: String,
+    /// The run's number for the table (the application transaction version it commits).
+    pub run: i64,
+    /// Arrival days the run took raw objects from.
+    pub days: Vec<String>,
+    pub objects_in: u64,
+    /// Bytes of the raw objects as stored (compressed or not).
+    pub bytes_in: u64,
+    /// Bytes of NDJSON after decompression.
+    pub uncompressed_bytes_in: u64,
+    /// Lines that became rows.
+    pub events_in: u64,
+    /// Lines that were not records, kept under `rejected/`.
+    pub rejected_lines: u64,
+    /// Raw objects that could not be read, moved aside.
+    pub unreadable_objects: u64,
+    /// Copies of an event within this run.
+    pub duplicates_dropped: u64,
+    /// Events the table already held (in the dedup window): retries and redeliveries.
+    pub already_committed: u64,
+    pub rows_out: u64,
+    pub files_out: u64,
+    pub bytes_out: u64,
+    pub duration_ms: u64,
+    /// Of `duration_ms`: reading the raw objects and probing the dedup window.
+    pub read_ms: u64,
+    /// Of `duration_ms`: dedup, sort and Parquet encoding.
+    pub write_ms: u64,
+    /// Received share of the `seq` range per `anonymous_id` among this run's events, in percent.
+    pub completeness_percent: Option<f64>,
+    pub expected_events: u64,
+    pub received_events: u64,
+}
+
+impl RunReport {
+    pub fn set_delivery(&mut self, d: Delivery) {
+        self.expected_events = d.expected;
+        self.received_events = d.received;
+        self.completeness_percent = d.percent();
+    }
+}
+
+/// One run's append to one table.
 #[derive(Debug, Clone, Serialize)]
-pub struct DayReport {
+pub struct AppendReport {
     pub table: &'static str,
-    pub date: String,
     pub outcome: Outcome,
-    pub generation: u64,
+    /// The table version the run committed.
+    pub version: Option<i64>,
     #[serde(flatten)]
     pub run: RunReport,
-    /// Raw objects that could not be read (all runs), left in place.
     pub unreadable: Vec<Unreadable>,
-    /// Left-over raw objects of an earlier commit deleted by this run.
+    /// Raw objects of an earlier commit that this run deleted (that run stopped before it could).
     pub leftovers_deleted: u64,
-    /// Uncommitted parts of crashed or losing runs deleted by this run.
-    pub orphans_deleted: u64,
 }
 
-impl DayReport {
-    pub(super) fn new(table: &'static Table, day: Day, outcome: Outcome) -> DayReport {
-        DayReport {
-            table: table.name,
-            date: day.to_string(),
-            outcome,
-            generation: 0,
-            run: RunReport::default(),
-            unreadable: Vec::new(),
-            leftovers_deleted: 0,
-            orphans_deleted: 0,
-        }
-    }
+/// How the optimize of a day ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OptimizeOutcome {
+    Optimized,
+    /// Already as few files as its size needs.
+    NothingToDo,
+    /// A concurrent commit removed one of its files; the next run tries again.
+    Conflict,
+}
 
-    /// The day's figures as EMF metrics. Events-table figures carry the names the template's
+/// One optimized table-day.
+#[derive(Debug, Clone, Serialize)]
+pub struct OptimizeReport {
+    pub table: &'static str,
+    pub date: String,
+    pub outcome: OptimizeOutcome,
+    pub version: Option<i64>,
+    pub files_removed: u64,
+    pub files_added: u64,
+    pub rows: u64,
+    pub bytes_before: u64,
+    pub bytes_after: u64,
+    pub duration_ms: u64,
+    /// For the events table: the day's delivery completeness over all its events and the
+    /// day's quarantined ones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completeness_percent: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Delivery>,
+}
+
+/// One table's vacuum.
+#[derive(Debug, Clone, Serialize)]
+pub struct VacuumReport {
+    pub table: &'static str,
+    pub files_deleted: u64,
+    pub indexes_deleted: u64,
+}
+
+/// A step that failed, with its error.
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    pub table: &'static str,
+    /// `append`, `optimize` or `vacuum`.
+    pub step: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    pub code: &'static str,
+    pub error: String,
+}
+
+/// What one invocation (a schedule tick, a request, a CLI command) did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CompactionReport {
+    pub appends: Vec<AppendReport>,
+    pub optimized: Vec<OptimizeReport>,
+    pub vacuumed: Vec<VacuumReport>,
+    /// Steps that failed; with [`super::OnError::Continue`] the others still ran.
+    pub failures: Vec<Failure>,
+    /// Raw days left for the next run because this one reached its size or time budget.
+    pub deferred: Vec<String>,
+    /// For the schedule: age in days of the oldest raw day still holding objects after this run
+    /// (0: only today's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lag_days: Option<i64>,
+}
+
+impl AppendReport {
+    /// The run's figures as EMF metrics. Events-table figures carry the names the template's
     /// alarms and dashboard use; quarantine reports its row count. A lost race is a
     /// `CommitConflicts` count on either table.
-    pub fn emit_metrics(&self, now: EpochMillis) {
+    fn metrics(&self) -> MetricSet {
         let mut m = MetricSet::new("compact");
+        let r = &self.run;
         if self.outcome == Outcome::LostRace {
             m.put(names::COMMIT_CONFLICTS, Unit::Count, 1.0);
         }
-        if self.outcome != Outcome::Committed && self.unreadable.is_empty() {
-            m.emit(now);
-            return;
+        if !self.unreadable.is_empty() {
+            m.put(
+                names::CORRUPT_OBJECTS,
+                Unit::Count,
+                self.unreadable.len() as f64,
+            );
         }
-        let r = &self.run;
+        if self.outcome != Outcome::Committed {
+            return m;
+        }
         if self.table == QUARANTINE.name {
             m.put(names::QUARANTINE_ROWS_OUT, Unit::Count, r.rows_out as f64);
-            m.emit(now);
-            return;
+            return m;
         }
         m.put(names::EVENTS_IN, Unit::Count, r.events_in as f64)
             .put(
                 names::DUPLICATES_DROPPED,
                 Unit::Count,
-                r.duplicates_dropped as f64,
+                (r.duplicates_dropped + r.already_committed) as f64,
             )
             .put(names::ROWS_OUT, Unit::Count, r.rows_out as f64)
             .put(names::BYTES_IN, Unit::Bytes, r.bytes_in as f64)
             .put(names::BYTES_OUT, Unit::Bytes, r.bytes_out as f64)
             .put(names::DURATION_MS, Unit::Milliseconds, r.duration_ms as f64)
-            .put(
-                names::CORRUPT_OBJECTS,
-                Unit::Count,
-                self.unreadable.len() as f64,
-            )
             .put(names::REJECTED_LINES, Unit::Count, r.rejected_lines as f64);
-        if let Some(p) = r.completeness_percent {
-            m.put(names::COMPLETENESS, Unit::Percent, p);
-        }
-        m.emit(now);
+        m
     }
 }
 
-/// A table-day that failed, with its error.
-#[derive(Debug, Clone, Serialize)]
-pub struct Failure {
-    pub table: &'static str,
-    pub date: String,
-    pub code: &'static str,
-    pub error: String,
-}
-
-/// What one invocation (a schedule tick, a request for days, a CLI range) did.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct CompactionReport {
-    pub days: Vec<DayReport>,
-    /// Table-days that failed; with [`super::OnError::Continue`] the others still ran.
-    pub failures: Vec<Failure>,
-    /// Closed days left for the next run because this one ran out of time.
-    pub deferred: Vec<String>,
-    /// For the schedule: age in days of the oldest closed day still not compacted after this
-    /// run (0: none).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lag_days: Option<i64>,
+impl CompactionReport {
+    /// Every step's metrics, and the invocation's failures and (for the schedule) its lag.
+    pub fn emit_metrics(&self, now: EpochMillis) {
+        for a in &self.appends {
+            a.metrics().emit(now);
+        }
+        for o in &self.optimized {
+            let mut m = MetricSet::new("compact");
+            if o.outcome == OptimizeOutcome::Conflict {
+                m.put(names::COMMIT_CONFLICTS, Unit::Count, 1.0);
+            }
+            if let Some(p) = o.completeness_percent {
+                m.put(names::COMPLETENESS, Unit::Percent, p);
+            }
+            m.emit(now);
+        }
+        let mut m = MetricSet::new("compact");
+        m.put(
+            names::COMPACTION_FAILURES,
+            Unit::Count,
+            self.failures.len() as f64,
+        );
+        if let Some(lag) = self.lag_days {
+            m.put(names::LAG_DAYS, Unit::Count, lag as f64);
+        }
+        m.emit(now);
+    }
 }

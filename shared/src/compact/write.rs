@@ -1,19 +1,28 @@
 //! Step 3: the partitions deduplicated and sorted (on blocking threads: this is the CPU-heavy
-//! part), merged in output order into Parquet parts on local disk.
+//! part), merged in output order into Parquet parts on local disk, each with its statistics and
+//! file index.
 
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use super::dedup::Sorter;
+use super::completeness::Completeness;
+use super::dedup::{DedupCounts, Sorter};
 use super::partition::Partitions;
 use crate::config::CompactConfig;
-use crate::lake::commit::RunReport;
 use crate::lake::parquet::{LocalPart, PartWriter};
 use crate::lake::{LakeError, Result, Table};
 
+/// What sorting and writing a set of partitions gave.
+pub struct Written {
+    pub parts: Vec<LocalPart>,
+    pub counts: DedupCounts,
+    /// The `(anonymous_id, seq)` pairs of the rows written.
+    pub completeness: Completeness,
+}
+
 /// Dedups, sorts and writes every partition into parts named `<stem>-NNNN.parquet` under `dir`,
-/// dropping the rows of the objects in `skip`; adds dedup and completeness figures to `run`.
+/// dropping the rows of the objects in `skip`.
 pub async fn sort_and_write(
     table: &'static Table,
     partitions: Arc<Mutex<Partitions>>,
@@ -21,8 +30,7 @@ pub async fn sort_and_write(
     stem: String,
     cfg: &CompactConfig,
     skip: &HashSet<u32>,
-    run: &mut RunReport,
-) -> Result<Vec<LocalPart>> {
+) -> Result<Written> {
     // Every reader has finished, so this is the last handle.
     let partitions = Arc::try_unwrap(partitions)
         .map_err(|_| {
@@ -36,7 +44,7 @@ pub async fn sort_and_write(
     let dir = dir.to_path_buf();
     let cfg = cfg.clone();
     let skip = skip.clone();
-    let (parts, counts, (expected, received)) = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         let data = partitions
             .finish()
             .map_err(|e| LakeError::io(dir.display(), e))?;
@@ -59,18 +67,15 @@ pub async fn sort_and_write(
         // The writer's own error, if it stopped, explains a failed push better.
         let parts = writer.finish()?;
         let (counts, completeness) = sorted.map_err(|e| LakeError::io(dir.display(), e))?;
-        Ok::<_, LakeError>((parts, counts, completeness.totals()))
+        Ok(Written {
+            parts,
+            counts,
+            completeness,
+        })
     })
     .await
     .map_err(|source| LakeError::Task {
         what: "sorting and writing parts",
         source,
-    })??;
-    run.duplicates_dropped = counts.duplicates;
-    run.already_committed = counts.already_committed;
-    run.expected_events = expected;
-    run.received_events = received;
-    run.completeness_percent =
-        (expected > 0).then(|| (received as f64 * 100.0 / expected as f64 * 100.0).round() / 100.0);
-    Ok(parts)
+    })?
 }

@@ -44,6 +44,14 @@ pub enum LakeError {
         #[source]
         source: tokio::task::JoinError,
     },
+    #[error("table {operation}: {}", Chain(source.as_ref()))]
+    Table {
+        operation: &'static str,
+        #[source]
+        source: Box<deltalake::DeltaTableError>,
+    },
+    #[error("{what} is damaged: {message}")]
+    Corrupt { what: String, message: String },
     #[error("part {key} did not verify: {message}")]
     VerifyFailed { key: String, message: String },
     #[error("invalid request: {0}")]
@@ -85,6 +93,8 @@ impl LakeError {
             LakeError::Io { .. } => "scratch",
             LakeError::Task { .. } => "task",
             LakeError::VerifyFailed { .. } => "verify_failed",
+            LakeError::Corrupt { .. } => "corrupt",
+            LakeError::Table { .. } => "table",
             LakeError::InvalidRequest(_) => "invalid_request",
             LakeError::Config(_) => "misconfigured",
             LakeError::Schema(_) => "schema_invalid",

@@ -19,6 +19,8 @@ use parquet::schema::types::{ColumnPath, Type};
 
 use super::error::{LakeError as Error, Result};
 pub use super::fingerprint::Fingerprint;
+use super::index::{FileIndex, IndexBuilder};
+use super::stats::FileStats;
 use super::table::Table;
 use crate::record::cells::{index_cells, push_cell, read_cell, Cell, RowRef, STR_HEADER};
 use crate::record::{Column, ColumnType};
@@ -42,7 +44,24 @@ pub struct LocalPart {
     pub path: PathBuf,
     pub bytes: u64,
     pub fingerprint: Fingerprint,
+    /// Column statistics for the table's log.
+    pub stats: FileStats,
+    /// The part's file index (its keys and people).
+    pub index: FileIndex,
 }
+
+/// A part being written.
+struct OpenPart {
+    path: PathBuf,
+    writer: SerializedFileWriter<File>,
+    fingerprint: Fingerprint,
+    stats: FileStats,
+    index: IndexBuilder,
+}
+
+/// Timestamps are kept in milliseconds and stored in microseconds, the unit of Delta's
+/// `timestamp` type.
+const MICROS_PER_MILLI: i64 = 1000;
 
 /// The Parquet schema of a table's data files, from its column list.
 pub fn schema_of(name: &str, columns: &[Column]) -> Result<Arc<Type>> {
@@ -55,7 +74,7 @@ pub fn schema_of(name: &str, columns: &[Column]) -> Result<Arc<Type>> {
                 }
                 ColumnType::Timestamp => (
                     Physical::INT64,
-                    Some(LogicalType::timestamp(true, TimeUnit::MILLIS)),
+                    Some(LogicalType::timestamp(true, TimeUnit::MICROS)),
                 ),
                 ColumnType::Int64 => (Physical::INT64, None),
                 ColumnType::Int32 => (Physical::INT32, None),
@@ -107,7 +126,7 @@ pub struct PartWriter<'t> {
     row_group_bytes: usize,
     schema: Arc<Type>,
     props: Arc<WriterProperties>,
-    open: Option<(PathBuf, SerializedFileWriter<File>, Fingerprint)>,
+    open: Option<OpenPart>,
     rows: Vec<u8>,
     done: Vec<LocalPart>,
 }
@@ -144,32 +163,42 @@ impl<'t> PartWriter<'t> {
                 .dir
                 .join(format!("{}-{:04}.parquet", self.name, self.done.len()));
             let file = File::create(&path).map_err(|e| io_err(&path, e))?;
-            let w = SerializedFileWriter::new(file, self.schema.clone(), self.props.clone())
+            let writer = SerializedFileWriter::new(file, self.schema.clone(), self.props.clone())
                 .map_err(|e| parquet_err(&path, e))?;
-            self.open = Some((path, w, Fingerprint::default()));
+            self.open = Some(OpenPart {
+                path,
+                writer,
+                fingerprint: Fingerprint::default(),
+                stats: FileStats::new(self.table.columns),
+                index: IndexBuilder::default(),
+            });
         }
-        let Some((path, writer, fingerprint)) = self.open.as_mut() else {
+        let Some(part) = self.open.as_mut() else {
             return Ok(());
         };
         let buf = Bytes::from(std::mem::take(&mut self.rows));
-        let columns = transpose(self.table, &buf, fingerprint);
-        write_row_group(writer, columns).map_err(|e| parquet_err(path, e))?;
-        if writer.bytes_written() as u64 >= self.target_bytes {
+        let columns = transpose(self.table, &buf, part);
+        write_row_group(&mut part.writer, columns).map_err(|e| parquet_err(&part.path, e))?;
+        if part.writer.bytes_written() as u64 >= self.target_bytes {
             self.close_part()?;
         }
         Ok(())
     }
 
     fn close_part(&mut self) -> Result<()> {
-        if let Some((path, writer, fingerprint)) = self.open.take() {
-            writer.close().map_err(|e| parquet_err(&path, e))?;
-            let bytes = std::fs::metadata(&path)
-                .map_err(|e| io_err(&path, e))?
+        if let Some(part) = self.open.take() {
+            part.writer
+                .close()
+                .map_err(|e| parquet_err(&part.path, e))?;
+            let bytes = std::fs::metadata(&part.path)
+                .map_err(|e| io_err(&part.path, e))?
                 .len();
             self.done.push(LocalPart {
-                path,
+                path: part.path,
                 bytes,
-                fingerprint,
+                fingerprint: part.fingerprint,
+                stats: part.stats,
+                index: part.index.finish(),
             });
         }
         Ok(())
@@ -290,8 +319,9 @@ struct Gathered {
 }
 
 /// Turns rows (encoded back to back in `buf`) into columns in one pass over the cells, adding
-/// each row's key to `fingerprint`. Strings are slices of `buf`: no copy.
-fn transpose(table: &Table, buf: &Bytes, fingerprint: &mut Fingerprint) -> Vec<Gathered> {
+/// each row to the part's fingerprint, statistics and index. Strings are slices of `buf`: no
+/// copy.
+fn transpose(table: &Table, buf: &Bytes, part: &mut OpenPart) -> Vec<Gathered> {
     // Rows are ~500 bytes or more; the estimate only sizes the vectors.
     let estimate = buf.len() / 400 + 1;
     let mut columns: Vec<Gathered> = table
@@ -309,11 +339,20 @@ fn transpose(table: &Table, buf: &Bytes, fingerprint: &mut Fingerprint) -> Vec<G
         })
         .collect();
     let mut pos = 0;
+    let mut offsets = Vec::with_capacity(table.columns.len());
     while pos < buf.len() {
+        offsets.clear();
+        index_cells(buf, pos, table.columns.len(), &mut offsets);
+        let row = RowRef {
+            buf,
+            offsets: &offsets,
+        };
+        part.stats.push(&row);
+        part.index.push(table, &row);
         for (c, column) in columns.iter_mut().enumerate() {
             let (cell, next) = read_cell(buf, pos);
             if c == table.key_column {
-                fingerprint.add(match cell {
+                part.fingerprint.add(match cell {
                     Cell::Str(key) => key,
                     _ => b"",
                 });
@@ -327,7 +366,11 @@ fn transpose(table: &Table, buf: &Bytes, fingerprint: &mut Fingerprint) -> Vec<G
                     true
                 }
                 (Values::Int64(v), Cell::Int(x)) => {
-                    v.push(x);
+                    v.push(if table.columns[c].ty == ColumnType::Timestamp {
+                        x.saturating_mul(MICROS_PER_MILLI)
+                    } else {
+                        x
+                    });
                     true
                 }
                 (Values::Int32(v), Cell::Int(x)) => {
@@ -468,6 +511,11 @@ pub fn read_rows(path: &Path, table: &Table, mut f: impl FnMut(RowRef<'_>)) -> R
                     let mut v: Vec<i64> = Vec::with_capacity(rows);
                     r.read_records(rows, Some(&mut def), None, &mut v)
                         .map_err(|e| parquet_err(path, e))?;
+                    if table.columns[c].ty == ColumnType::Timestamp {
+                        for x in &mut v {
+                            *x = x.div_euclid(MICROS_PER_MILLI);
+                        }
+                    }
                     ColumnValues::Ints(v)
                 }
                 ColumnReader::Int32ColumnReader(mut r) => {

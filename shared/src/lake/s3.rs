@@ -7,8 +7,10 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use tokio::io::AsyncWriteExt;
 
+use super::delta::TableLocation;
 use super::error::{BoxError, LakeError as Error, Result};
 use super::store::{ObjectMeta, ObjectStore, Precondition};
+use super::table::Table;
 
 /// One bucket through a shared S3 client (built once per cold start).
 #[derive(Debug, Clone)]
@@ -193,6 +195,10 @@ impl ObjectStore for S3Store {
             }
             Err(e) => Err(storage("put", key, e)),
         }
+    }
+
+    fn table_location(&self, table: &Table) -> Result<TableLocation> {
+        TableLocation::s3(&self.bucket, &format!("lake/{}/", table.name))
     }
 
     async fn delete(&self, keys: &[String]) -> Result<()> {

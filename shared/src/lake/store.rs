@@ -6,7 +6,9 @@ use std::future::Future;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::delta::TableLocation;
 use super::error::{LakeError as Error, Result};
+use super::table::Table;
 
 /// A listed object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +60,9 @@ pub trait ObjectStore: Send + Sync {
 
     /// Deletes objects; a key that is already gone is not an error.
     fn delete(&self, keys: &[String]) -> impl Future<Output = Result<()>> + Send;
+
+    /// Where the log of a lake table in this store lives, for the table format.
+    fn table_location(&self, table: &Table) -> Result<TableLocation>;
 }
 
 /// Objects as files under a root directory; keys are relative paths.
@@ -239,6 +244,10 @@ impl ObjectStore for LocalStore {
         };
         let _ = std::fs::remove_file(&lock);
         result
+    }
+
+    fn table_location(&self, table: &Table) -> Result<TableLocation> {
+        TableLocation::local(&self.path(&format!("lake/{}", table.name)))
     }
 
     async fn delete(&self, keys: &[String]) -> Result<()> {

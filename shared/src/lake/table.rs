@@ -23,7 +23,18 @@ pub struct Table {
     pub sort_columns: [usize; 3],
     /// `(anonymous_id, seq)` columns for delivery completeness, when the table has them.
     pub completeness: Option<(usize, usize)>,
+    /// Where a row names the people it is about (the file index and erasure use it).
+    pub persons: PersonSource,
     parse: fn(&[u8], &mut Vec<u8>) -> Result<(), LineError>,
+}
+
+/// Where a table's rows name the people they are about.
+#[derive(Debug, Clone, Copy)]
+pub enum PersonSource {
+    /// Columns holding the anonymous id and the user id.
+    Columns { anonymous: usize, user: usize },
+    /// A column holding the raw event as sent, whose `anonymous_id` and `user_id` count.
+    RawJson(usize),
 }
 
 impl Table {
@@ -67,6 +78,10 @@ pub static EVENTS: Table = Table {
         EventColumn::EventId.index(),
     ],
     completeness: Some((EventColumn::AnonymousId.index(), EventColumn::Seq.index())),
+    persons: PersonSource::Columns {
+        anonymous: EventColumn::AnonymousId.index(),
+        user: EventColumn::UserId.index(),
+    },
     parse: event::parse,
 };
 
@@ -84,6 +99,7 @@ pub static QUARANTINE: Table = Table {
         QuarantineColumn::EventId.index(),
     ],
     completeness: None,
+    persons: PersonSource::RawJson(QuarantineColumn::Raw.index()),
     parse: quarantine::parse,
 };
 
