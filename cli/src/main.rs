@@ -9,7 +9,7 @@ use driftless::compact::s3::S3Store;
 use driftless::compact::store::LocalStore;
 use driftless::compact::{CompactConfig, Day};
 use driftless_cli::{
-    check, codegen, compact, lint, replay, validate, CliError, EXIT_FINDINGS, EXIT_USAGE,
+    check, codegen, compact, lint, replay, send, validate, CliError, EXIT_FINDINGS, EXIT_USAGE,
 };
 
 #[derive(Parser)]

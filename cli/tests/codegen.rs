@@ -68,6 +68,7 @@ fn check_fails_after_a_schema_edit_and_passes_after_regenerating() {
         stale,
         [
             codegen::TYPESCRIPT,
+            codegen::PYTHON,
             codegen::DUCKDB,
             codegen::ATHENA,
             codegen::ATHENA_VIEWS,
