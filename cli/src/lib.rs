@@ -7,6 +7,7 @@ pub mod compact;
 pub mod error;
 pub mod lint;
 pub mod replay;
+pub mod send;
 pub mod validate;
 
 pub use error::{CliError, Result};
