@@ -23,7 +23,7 @@ export DRIFTLESS_FUNCTIONS_URL ?= http://127.0.0.1:$(LAMBDA_PORT)
 export DRIFTLESS_MOTO_URL ?= $(AWS_ENDPOINT_URL)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help demo test test-rust test-python test-sdk test-schema lint bench build deploy dev stack-up stack-down deps clean
+.PHONY: help demo test test-rust test-python test-python-client test-sdk test-schema lint bench build deploy dev stack-up stack-down deps clean
 
 help:
 	@echo "make demo    run the whole pipeline locally and show what landed"
@@ -37,6 +37,11 @@ $(VENV)/.installed: requirements-dev.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# The Python client, installed from the repository as its users install it (pip install ./clients/python).
+$(VENV)/.client-installed: $(VENV)/.installed clients/python/pyproject.toml $(wildcard clients/python/src/driftless/*)
+	$(VENV)/bin/pip install --quiet --force-reinstall --no-deps ./clients/python
 	touch $@
 
 sdk/node_modules/.installed: sdk/package.json sdk/package-lock.json
@@ -76,7 +81,7 @@ test: deps
 	$(MAKE) lint
 	scripts/stack.sh up
 	trap 'scripts/stack.sh down' EXIT; \
-	  $(MAKE) test-rust test-schema test-python test-sdk
+	  $(MAKE) test-rust test-schema test-python test-python-client test-sdk
 
 # The schema is the contract: it must be valid, the generated files current, the tracking code right.
 test-schema:
@@ -88,8 +93,13 @@ test-schema:
 test-rust:
 	cargo test --workspace
 
-test-python:
+# tests/e2e drives the installed Python client and `driftless send` against the local stack.
+test-python: $(VENV)/.client-installed
 	$(PY) -m pytest -q tests
+
+# The Python client's unit tests (a scripted local endpoint) and its types under mypy --strict.
+test-python-client: $(VENV)/.client-installed
+	$(PY) -m pytest -q clients/python/tests
 
 test-sdk:
 	cd sdk && npm test && npm run test:e2e
