@@ -53,7 +53,7 @@ sdk/node_modules/.installed: sdk/package.json sdk/package-lock.json
 	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "chromium is missing: install Debian's chromium package (needs root)" >&2; exit 1; fi
 
-deps: $(VENV)/.installed sdk/node_modules/.installed /usr/bin/chromium
+deps: $(VENV)/.installed $(VENV)/.client-installed sdk/node_modules/.installed /usr/bin/chromium
 
 stack-up: $(VENV)/.installed
 	scripts/stack.sh up
