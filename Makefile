@@ -23,7 +23,7 @@ export DRIFTLESS_FUNCTIONS_URL ?= http://127.0.0.1:$(LAMBDA_PORT)
 export DRIFTLESS_MOTO_URL ?= $(AWS_ENDPOINT_URL)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help demo test test-rust test-python test-sdk test-schema lint bench build deploy dev stack-up stack-down deps lock clean
+.PHONY: help demo test test-rust test-python test-python-client test-sdk test-schema lint bench build deploy dev stack-up stack-down deps lock clean
 
 help:
 	@echo "make demo    run the whole pipeline locally and show what landed"
@@ -40,6 +40,11 @@ $(VENV)/.installed: requirements-dev.lock
 	$(VENV)/bin/pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $@
 
+# The Python client, installed from the repository as its users install it (pip install ./clients/python).
+$(VENV)/.client-installed: $(VENV)/.installed clients/python/pyproject.toml $(wildcard clients/python/src/driftless/*)
+	$(VENV)/bin/pip install --quiet --force-reinstall --no-deps ./clients/python
+	touch $@
+
 sdk/node_modules/.installed: sdk/package.json sdk/package-lock.json
 	cd sdk && npm ci --no-audit --no-fund
 	touch $@
@@ -49,7 +54,7 @@ sdk/node_modules/.installed: sdk/package.json sdk/package-lock.json
 	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "chromium is missing: install Debian's chromium package (needs root)" >&2; exit 1; fi
 
-deps: $(VENV)/.installed sdk/node_modules/.installed /usr/bin/chromium
+deps: $(VENV)/.installed $(VENV)/.client-installed sdk/node_modules/.installed /usr/bin/chromium
 
 # The Python locks, from the two inputs, for Python 3.11 and later on every platform (--universal).
 # The deploy lock resolves both inputs together; the dev lock is constrained to it, so a package both
@@ -88,7 +93,7 @@ test: deps
 	$(MAKE) lint
 	scripts/stack.sh up
 	trap 'scripts/stack.sh down' EXIT; \
-	  $(MAKE) test-rust test-schema test-python test-sdk
+	  $(MAKE) test-rust test-schema test-python test-python-client test-sdk
 
 # The schema is the contract: it must be valid, the generated files current, the tracking code right.
 test-schema:
@@ -101,8 +106,13 @@ test-schema:
 test-rust:
 	cargo test --locked --workspace
 
-test-python:
+# tests/e2e drives the installed Python client and `driftless send` against the local stack.
+test-python: $(VENV)/.client-installed
 	$(PY) -m pytest -q tests
+
+# The Python client's unit tests (a scripted local endpoint) and its types under mypy --strict.
+test-python-client: $(VENV)/.client-installed
+	$(PY) -m pytest -q clients/python/tests
 
 test-sdk:
 	cd sdk && npm test && npm run test:e2e

@@ -6,6 +6,7 @@ pub mod codegen;
 pub mod columns;
 pub mod error;
 pub mod lint;
+pub mod send;
 pub mod validate;
 
 pub use error::{CliError, Result};

@@ -1,4 +1,5 @@
-//! `driftless`: schema check, code generation, lint of tracking calls and offline validation.
+//! `driftless`: schema check, code generation, lint of tracking calls, offline validation,
+//! compaction, replay and backfill (`send`).
 //! Parsing arguments and mapping outcomes to exit statuses is all that happens here.
 
 use std::path::PathBuf;
@@ -11,7 +12,9 @@ use driftless::lake::s3::S3Store;
 use driftless::lake::store::LocalStore;
 use driftless::lake::Day;
 use driftless::replay::Replayer;
-use driftless_cli::{check, codegen, columns, lint, validate, CliError, EXIT_FINDINGS, EXIT_USAGE};
+use driftless_cli::{
+    check, codegen, columns, lint, send, validate, CliError, EXIT_FINDINGS, EXIT_USAGE,
+};
 
 #[derive(Parser)]
 #[command(name = "driftless", version, about = "Driftless schema toolchain")]
@@ -30,7 +33,8 @@ enum Command {
         #[command(subcommand)]
         command: SchemaCommand,
     },
-    /// Generate the SDK's TypeScript types, the DuckDB and Athena views and docs/events.md.
+    /// Generate the SDK's TypeScript types, the Python client's types, the DuckDB and Athena views
+    /// and docs/events.md.
     Codegen {
         /// Write nothing; fail when a generated file differs from what the schemas give.
         #[arg(long)]
@@ -51,6 +55,9 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Backfill: check an NDJSON file of events offline, then post them to the ingest endpoint
+    /// in batches, with the clients' retries; prints what was rejected and what to fix.
+    Send(SendArgs),
     /// Append the raw objects of a range of arrival days to the lake tables (re-run or
     /// backfill), as the compaction function does; optionally optimize those days and vacuum.
     Compact {
@@ -88,6 +95,40 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+}
+
+#[derive(clap::Args)]
+struct SendArgs {
+    /// NDJSON, one event per line as docs/wire-format.md describes it (with its event_id, so that
+    /// sending the file again adds no duplicates to the lake).
+    file: PathBuf,
+    /// The ingest URL (default DRIFTLESS_ENDPOINT), e.g. https://ingest.example.com/v1/batch.
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// Send the valid events even when some lines are invalid (those are listed, not sent).
+    #[arg(long)]
+    skip_invalid: bool,
+    /// Events per request (the endpoint takes up to 500).
+    #[arg(long, default_value_t = driftless_cli::send::MAX_EVENTS_PER_REQUEST)]
+    batch_size: usize,
+    /// Request body bytes before compression (the endpoint's body limit is 1,048,576).
+    #[arg(long, default_value_t = 1_000_000)]
+    max_batch_bytes: usize,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// Sends of one batch before it is given up (429, 5xx, timeouts and network errors retry).
+    #[arg(long, default_value_t = 8)]
+    max_attempts: u32,
+    /// Seconds one request may take, answer included.
+    #[arg(long, default_value_t = 30.0)]
+    timeout: f64,
+    /// The longest wait before a retry, in seconds (Retry-After included).
+    #[arg(long, default_value_t = 30.0)]
+    max_retry_delay: f64,
+    /// Send bodies uncompressed (default: gzip).
+    #[arg(long)]
+    no_gzip: bool,
 }
 
 /// Where the lake is: an S3 bucket (AWS_ENDPOINT_URL is honoured) or a local directory laid out
@@ -324,6 +365,50 @@ fn run(cli: Cli) -> driftless_cli::Result<i32> {
                 Format::Json => println!("{}", columns::to_json()),
             }
             Ok(0)
+        }
+        Command::Send(args) => {
+            let endpoint = args
+                .endpoint
+                .or_else(|| {
+                    std::env::var("DRIFTLESS_ENDPOINT")
+                        .ok()
+                        .filter(|e| !e.is_empty())
+                })
+                .ok_or_else(|| {
+                    CliError::Usage(
+                        "no endpoint: pass --endpoint URL or set DRIFTLESS_ENDPOINT".into(),
+                    )
+                })?;
+            let seconds = |flag: &str, s: f64| {
+                if s.is_finite() && s > 0.0 {
+                    Ok(std::time::Duration::from_secs_f64(s))
+                } else {
+                    Err(CliError::Usage(format!(
+                        "{flag} must be more than 0 seconds, got {s}"
+                    )))
+                }
+            };
+            let options = send::SendOptions {
+                endpoint,
+                batch_size: args.batch_size,
+                max_batch_bytes: args.max_batch_bytes,
+                concurrency: args.concurrency,
+                timeout: seconds("--timeout", args.timeout)?,
+                gzip: !args.no_gzip,
+                retry: send::retry::RetryPolicy {
+                    max_attempts: args.max_attempts,
+                    cap: seconds("--max-retry-delay", args.max_retry_delay)?,
+                    ..send::retry::RetryPolicy::default()
+                },
+                skip_invalid: args.skip_invalid,
+            };
+            let registry = codegen::load(&schema_dir)?;
+            let summary = send::send_file(&registry, &args.file, &options)?;
+            for problem in summary.problems() {
+                println!("{problem}");
+            }
+            eprint!("{}", summary.render());
+            Ok(if summary.complete() { 0 } else { EXIT_FINDINGS })
         }
         Command::Validate { file } => {
             let registry = codegen::load(&schema_dir)?;

@@ -68,6 +68,7 @@ fn check_fails_after_a_schema_edit_and_passes_after_regenerating() {
         stale,
         [
             codegen::TYPESCRIPT,
+            codegen::PYTHON,
             codegen::DUCKDB,
             codegen::ATHENA,
             codegen::ATHENA_CATALOG,
@@ -270,4 +271,101 @@ fn duckdb_views_return_typed_columns_from_lake_parquet() {
     assert_eq!(got["product_viewed"]["rows"][0]["in_stock"], true);
     assert_eq!(got["page_viewed"]["rows"][0]["category"], "home");
     assert_eq!(got["signed_up"]["rows"].as_array().unwrap().len(), 0);
+}
+
+const ODD_SCHEMA: &str = r#"{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "driftless:refund_issued/1-0-0",
+  "title": "refund_issued",
+  "description": "A refund with \"quotes\" and a backslash \\ in its description.",
+  "type": "object",
+  "properties": {
+    "from": { "type": "string", "maxLength": 64, "description": "A Python keyword as a property name." },
+    "amount": { "type": ["number", "null"], "description": "Refunded amount, null when unknown." },
+    "ratio": { "type": "number", "enum": [0.5, 1.5], "description": "Float enums have no Literal." },
+    "level": { "type": "integer", "enum": [1, 2, 3] },
+    "address": {
+      "type": "object",
+      "properties": { "city": { "type": "string", "maxLength": 64 } },
+      "required": ["city"],
+      "additionalProperties": false
+    }
+  },
+  "required": ["from", "address"],
+  "additionalProperties": false
+}"#;
+
+/// A schema's corner cases through the Python generator: a keyword as a property name (the
+/// functional TypedDict syntax), a nullable number, a float enum, a nested object, quotes in a
+/// docstring, and a single event type (one `track` signature, no overloads).
+#[test]
+fn generated_python_handles_keywords_nested_objects_and_a_single_event_type() {
+    let python = repo_root().join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: make test creates the venv with mypy and the client",
+        python.display()
+    );
+    let registry = driftless::schema::Registry::from_sources([(
+        "refund_issued/1-0-0.json".to_string(),
+        ODD_SCHEMA.to_string(),
+    )])
+    .unwrap();
+    let code = codegen::generate(&registry)
+        .into_iter()
+        .find(|o| o.path == codegen::PYTHON)
+        .unwrap()
+        .contents;
+    assert!(!code.contains("@overload"), "{code}");
+    let dir = scratch("python-odd");
+    std::fs::write(dir.join("odd_events.py"), &code).unwrap();
+    std::fs::write(
+        dir.join("good.py"),
+        r#"from odd_events import RefundIssuedProperties, Tracker
+def use(t: Tracker) -> None:
+    p: RefundIssuedProperties = {"from": "shop", "amount": None, "ratio": 1.5, "level": 2, "address": {"city": "Linz"}}
+    t.track("refund_issued", p, user_id="u")
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("bad.py"),
+        r#"from odd_events import RefundIssuedProperties, Tracker
+def use(t: Tracker) -> None:
+    p: RefundIssuedProperties = {"from": "shop", "level": 4, "address": {}}
+    t.track("refund_issue", p, user_id="u")
+"#,
+    )
+    .unwrap();
+    let mypy = |file: &str| {
+        Command::new(&python)
+            .current_dir(&dir)
+            .args([
+                "-m",
+                "mypy",
+                "--strict",
+                "--no-incremental",
+                "odd_events.py",
+                file,
+            ])
+            .output()
+            .unwrap()
+    };
+    let good = mypy("good.py");
+    assert!(
+        good.status.success(),
+        "{}{}\n{code}",
+        stdout(&good),
+        stderr(&good)
+    );
+    let bad = mypy("bad.py");
+    let text = stdout(&bad);
+    assert!(!bad.status.success());
+    for needle in [
+        "bad.py:3: error: Incompatible types (expression has type \"Literal[4]\"",
+        "bad.py:3: error: Missing key \"city\"",
+        "bad.py:4: error: Argument 1 to \"track\" of \"Tracker\" has incompatible type",
+    ] {
+        assert!(text.contains(needle), "{needle}\n{text}");
+    }
 }

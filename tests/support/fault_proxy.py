@@ -14,10 +14,19 @@ or Python drives it the same way:
     POST /__fault  {"mode": "hang", "count": 1, "seconds": 5}
         the next request waits this long before it is forwarded (for client timeouts)
     POST /__fault  {"mode": "off"}
+    POST /__fault  [{"mode": "reject", "count": 3}, {"mode": "lose_response", "count": 2}]
+        a list arms its faults one after the other: each applies to its `count` requests
     GET  /__stats  {"requests": n, "forwarded": n, "faulted": n, "bodies": [...]}
         "bodies" holds each request's body as received (base64), for asserting what was sent
 
 It prints "listening on <port>" once it accepts connections (port 0 picks a free one).
+
+From Python tests, `FaultProxy` runs it as a subprocess and drives it:
+
+    with FaultProxy("http://127.0.0.1:9000") as proxy:
+        proxy.arm({"mode": "reject", "count": 3, "retry_after": "0"})
+        ...  # send to proxy.url + "/lambda-url/ingest/v1/batch"
+        proxy.stats()["faulted"]
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import subprocess
 import sys
 import threading
 import time
@@ -39,26 +49,34 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", 
 class State:
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.fault: dict = {"mode": "off"}
+        # Armed faults, applied in order, each to its `count` requests.
+        self.faults: list[dict] = []
         self.requests = 0
         self.forwarded = 0
         self.faulted = 0
         self.bodies: list[str] = []
 
+    def arm(self, armed: dict | list[dict]) -> dict | list[dict]:
+        """Replaces the armed faults; answers what is armed, in the shape it was given."""
+        with self.lock:
+            faults = armed if isinstance(armed, list) else [armed]
+            self.faults = [dict(f) for f in faults if f.get("mode", "off") != "off"]
+            if isinstance(armed, list):
+                return [dict(f) for f in self.faults]
+            return dict(self.faults[0]) if self.faults else {"mode": "off"}
+
     def take_fault(self) -> dict:
         """The fault that applies to the request arriving now, counting it down."""
         with self.lock:
             self.requests += 1
-            fault = dict(self.fault)
-            if fault.get("mode", "off") == "off":
+            while self.faults and int(self.faults[0].get("count", 1)) <= 0:
+                self.faults.pop(0)
+            if not self.faults:
                 return {"mode": "off"}
-            left = int(fault.get("count", 1))
-            if left <= 0:
-                self.fault = {"mode": "off"}
-                return {"mode": "off"}
-            self.fault["count"] = left - 1
+            fault = self.faults[0]
+            fault["count"] = int(fault.get("count", 1)) - 1
             self.faulted += 1
-            return fault
+            return dict(fault)
 
 
 def make_handler(upstream: str, state: State):
@@ -98,9 +116,7 @@ def make_handler(upstream: str, state: State):
         def _proxy(self) -> None:
             body = self._body()
             if self.path == "/__fault" and self.command == "POST":
-                with state.lock:
-                    state.fault = json.loads(body or b"{}")
-                return self._json(200, {"armed": state.fault})
+                return self._json(200, {"armed": state.arm(json.loads(body or b"{}"))})
             if self.path == "/__stats":
                 with state.lock:
                     return self._json(200, {"requests": state.requests, "forwarded": state.forwarded,
@@ -129,6 +145,42 @@ def make_handler(upstream: str, state: State):
         do_GET = do_POST = do_PUT = do_DELETE = do_OPTIONS = _proxy
 
     return Handler
+
+
+class FaultProxy:
+    """The proxy in a subprocess on a free port, for the lifetime of a `with` block."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.url = ""
+        self._process: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> "FaultProxy":
+        self._process = subprocess.Popen([sys.executable, __file__, "--upstream", self.upstream, "--port", "0"],
+                                         stdout=subprocess.PIPE, text=True)
+        line = self._process.stdout.readline() if self._process.stdout else ""
+        if not line.startswith("listening on "):
+            self._process.kill()
+            raise RuntimeError(f"fault proxy did not start: {line!r}")
+        self.url = f"http://127.0.0.1:{int(line.split()[-1])}"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+
+    def _call(self, path: str, body: dict | list[dict] | None = None) -> dict:
+        data = json.dumps(body).encode() if body is not None else None
+        with urllib.request.urlopen(urllib.request.Request(self.url + path, data=data), timeout=10) as resp:
+            return json.load(resp)
+
+    def arm(self, fault: dict | list[dict]) -> dict:
+        """Arms a fault or a sequence of them (see the module docstring); {"mode": "off"} disarms."""
+        return self._call("/__fault", fault)
+
+    def stats(self) -> dict:
+        return self._call("/__stats")
 
 
 def main() -> None:

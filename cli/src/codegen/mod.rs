@@ -3,6 +3,7 @@
 
 mod docs;
 pub mod glue;
+mod python;
 pub mod sql;
 mod typescript;
 
@@ -20,6 +21,8 @@ pub struct Output {
 }
 
 pub const TYPESCRIPT: &str = "sdk/src/events.generated.ts";
+/// The Python client's typed events and `track` overloads.
+pub const PYTHON: &str = "clients/python/src/driftless/events.py";
 pub const DUCKDB: &str = "queries/duckdb/views.sql";
 pub const ATHENA: &str = "queries/athena/views.sql";
 /// The lake's Glue catalog (the events table and the typed views): the nested stack
@@ -44,6 +47,10 @@ pub fn generate(registry: &Registry) -> Vec<Output> {
         Output {
             path: TYPESCRIPT,
             contents: typescript::generate(&latest),
+        },
+        Output {
+            path: PYTHON,
+            contents: python::generate(&latest),
         },
         Output {
             path: DUCKDB,
