@@ -13,12 +13,15 @@ export type {
   SignedUpProperties,
 } from "./events.generated.js";
 export type {
+  CommonProperties,
   Consent,
   Drop,
   DriftlessClient,
   DriftlessOptions,
   DropReason,
   EventContext,
+  Exactly,
+  Ids,
   RejectedEvent,
   WireEvent,
 } from "./types.js";

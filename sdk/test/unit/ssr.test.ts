@@ -30,6 +30,10 @@ describe("server-side rendering", () => {
     const { createClient } = await import("../../src/index.js");
     const client = createClient("https://ingest.test/v1/batch");
     expect(client.track("page_viewed", { path: "/" })).toBeUndefined();
+    expect(client.page()).toBeUndefined();
+    expect(client.ids()).toBeUndefined();
+    client.register({});
+    client.unregister();
     client.identify("u");
     client.reset();
     client.setConsent(true);
