@@ -5,8 +5,7 @@ import { retryDelay } from "./retry.js";
 import { byteLength, encode, ENVELOPE_BYTES, fill, post, RETRY_MAX_MS } from "./transport.js";
 import type { CommonProperties, Drop, DriftlessClient, DriftlessOptions, DropReason, EventContext, RejectedEvent, WireEvent } from "./types.js";
 import { uuidv7 } from "./uuidv7.js";
-
-export const SDK_VERSION = "0.1.0";
+import { SDK_VERSION } from "./version.js";
 
 // Within the envelope schema's limits (title 1,024, URLs 4,096 characters), so that a long URL or
 // title cannot get every event of a page rejected.

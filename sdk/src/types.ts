@@ -23,10 +23,25 @@ export interface WireEvent<K extends EventType = EventType> {
   properties: PropertiesOf<K>;
 }
 
+/** Why the ingest endpoint rejected an event (docs/wire-format.md). */
+export type RejectReason =
+  | "not_an_object"
+  | "too_large"
+  | "envelope"
+  | "unknown_event_type"
+  | "unknown_schema_version"
+  | "too_deep"
+  | "string_too_long"
+  | "too_many_properties"
+  | "properties";
+
 /** The ingest endpoint's verdict on one event of a batch it answered with `200`. */
 export interface RejectedEvent {
+  /** Position of the event in the batch. */
   index: number;
   event_id: string | null;
+  reason: RejectReason;
+  /** What to fix: a JSON pointer into the event and a message. */
   errors: { path: string; message: string }[];
 }
 
