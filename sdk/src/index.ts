@@ -20,6 +20,7 @@ export type {
   DriftlessClient,
   DriftlessOptions,
   DropReason,
+  Envelope,
   EventContext,
   Exactly,
   Ids,

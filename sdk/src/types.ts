@@ -9,8 +9,8 @@ export interface EventContext {
   sdk: { name: string; version: string };
 }
 
-/** One event exactly as it travels to the ingest endpoint (see docs/wire-format.md). */
-export interface WireEvent<K extends EventType = EventType> {
+/** The fields of an event that every client sends alike (see docs/wire-format.md). */
+export interface Envelope<K extends EventType = EventType> {
   event_id: string;
   event_type: K;
   schema_version: string;
@@ -19,8 +19,12 @@ export interface WireEvent<K extends EventType = EventType> {
   user_id: string | null;
   session_id: string;
   seq: number;
-  context: EventContext;
   properties: PropertiesOf<K>;
+}
+
+/** One event exactly as the browser SDK sends it to the ingest endpoint. */
+export interface WireEvent<K extends EventType = EventType> extends Envelope<K> {
+  context: EventContext;
 }
 
 /** Why the ingest endpoint rejected an event (docs/wire-format.md). */

@@ -3,17 +3,8 @@
 export { createServerClient, SERVER_SDK_NAME } from "./client.js";
 export { SDK_VERSION } from "../version.js";
 export { SCHEMA_VERSIONS } from "../events.generated.js";
-export type {
-  CartItemAddedProperties,
-  CheckoutCompletedProperties,
-  DriftlessEvent,
-  EventType,
-  PageViewedProperties,
-  ProductViewedProperties,
-  PropertiesOf,
-  SignedUpProperties,
-} from "../events.generated.js";
-export type { RejectedEvent, RejectReason } from "../types.js";
+export type * from "../events.generated.js";
+export type { Envelope, RejectedEvent, RejectReason } from "../types.js";
 export type {
   ServerClient,
   ServerClientOptions,

@@ -1,5 +1,5 @@
 import type { EventType, PropertiesOf } from "../events.generated.js";
-import type { RejectedEvent } from "../types.js";
+import type { Envelope, RejectedEvent } from "../types.js";
 
 /**
  * What a server knows of where an event happened, when it acts for a browser (wire field
@@ -35,17 +35,8 @@ export interface TrackOptions {
 }
 
 /** One event as the server client sends it (see docs/wire-format.md). */
-export interface ServerEvent<K extends EventType = EventType> {
-  event_id: string;
-  event_type: K;
-  schema_version: string;
-  timestamp: string;
-  anonymous_id: string;
-  user_id: string | null;
-  session_id: string;
-  seq: number;
+export interface ServerEvent<K extends EventType = EventType> extends Envelope<K> {
   context: ServerContext & { sdk: { name: string; version: string } };
-  properties: PropertiesOf<K>;
 }
 
 /**

@@ -2,7 +2,7 @@
 // fake timers.
 import { gunzipSync } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { FakeIngest, page, settle, who } from "./fake-ingest.js";
+import { FakeIngest, page, settle, until, who } from "./fake-ingest.js";
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const START = Date.UTC(2026, 10, 28, 14, 0, 0);
@@ -23,17 +23,6 @@ async function elapse(ms: number, step = 100): Promise<void> {
     await vi.advanceTimersByTimeAsync(Math.min(step, ms - t));
     await settle();
   }
-}
-
-/** Advance the fake clock until `promise` settles (timers fire at their exact times), at most ten minutes. */
-async function until<T>(promise: Promise<T>): Promise<T> {
-  let done = false;
-  void promise.finally(() => (done = true));
-  for (let t = 0; !done && t < 600_000; t += 100) {
-    await vi.advanceTimersByTimeAsync(100);
-    await settle();
-  }
-  return promise;
 }
 
 describe("batching", () => {

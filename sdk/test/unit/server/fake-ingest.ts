@@ -2,6 +2,7 @@
 // request (gunzipping bodies) and answers from a script, so fake timers can drive retries,
 // backoff and timeouts without a socket.
 import { gunzipSync } from "node:zlib";
+import { vi } from "vitest";
 import { createServerClient, type ServerClient, type ServerClientOptions, type ServerDrop, type ServerEvent } from "../../../src/server/index.js";
 
 export const ENDPOINT = "https://ingest.test/v1/batch";
@@ -68,6 +69,17 @@ export class FakeIngest {
 /** Let promise chains, gzip (on libuv's thread pool) and zero-delay work run. */
 export async function settle(): Promise<void> {
   for (let i = 0; i < 20; i++) await new Promise<void>((r) => setImmediate(r));
+}
+
+/** Advance the fake clock until `promise` settles (timers fire at their exact times), at most ten minutes. */
+export async function until<T>(promise: Promise<T>): Promise<T> {
+  let done = false;
+  void promise.finally(() => (done = true));
+  for (let t = 0; !done && t < 600_000; t += 100) {
+    await vi.advanceTimersByTimeAsync(100);
+    await settle();
+  }
+  return promise;
 }
 
 export const who = { anonymous_id: "anon-1" };

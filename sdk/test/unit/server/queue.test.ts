@@ -1,7 +1,7 @@
 // The server client's bounded queue, its drop callback, flush() and shutdown().
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { ServerDrop } from "../../../src/server/index.js";
-import { FakeIngest, page, settle, who } from "./fake-ingest.js";
+import { FakeIngest, page, settle, until, who } from "./fake-ingest.js";
 
 let ingest: FakeIngest;
 beforeEach(() => {
@@ -12,16 +12,6 @@ afterEach(() => {
   vi.useRealTimers();
   vi.restoreAllMocks();
 });
-
-async function until<T>(promise: Promise<T>): Promise<T> {
-  let done = false;
-  void promise.finally(() => (done = true));
-  for (let t = 0; !done && t < 600_000; t += 100) {
-    await vi.advanceTimersByTimeAsync(100);
-    await settle();
-  }
-  return promise;
-}
 
 describe("queue bound", () => {
   it("drops an event tracked beyond maxQueue as queue_full, counting the batch in flight", async () => {
