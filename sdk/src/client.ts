@@ -1,5 +1,5 @@
 import { SCHEMA_VERSIONS, type EventType, type PropertiesOf } from "./events.generated.js";
-import { newIdentity, nextSeq, readIdentity, type Identity } from "./identity.js";
+import { newIdentity, nextSeq, readIdentity, touch, type Identity } from "./identity.js";
 import { CONSENT_KEY, EVENT_PREFIX, IDENTITY_KEY, INFLIGHT_KEY, localStore, put, queued, type Store } from "./store.js";
 import { retryDelay } from "./retry.js";
 import { byteLength, encode, ENVELOPE_BYTES, fill, post, RETRY_MAX_MS } from "./transport.js";
@@ -294,7 +294,9 @@ export function createClient(endpoint: string, options: DriftlessOptions = {}): 
     },
     ids() {
       if (closed || consent === false) return;
-      const id = identity(Date.now());
+      // Asking counts as activity: the session the ids name is the one the next event carries.
+      const now = Date.now();
+      const id = touch(identity(now), now);
       return { anonymous_id: id.a, user_id: id.u, session_id: id.s };
     },
     identify(userId) {

@@ -150,7 +150,7 @@ export interface DriftlessClient {
   /**
    * The ids the next event will carry, e.g. to send along to a server that tracks events for this
    * browser with the Node.js client; `undefined` when nothing is tracked (opted out, shut down,
-   * server). A session idle for 30 minutes gets a new `session_id` with its next event.
+   * server). A session idle for 30 minutes is replaced first: the call counts as activity.
    */
   ids(): Ids | undefined;
   /** Attach a user id to every following event (`null` detaches it). */

@@ -158,6 +158,19 @@ describe("ids()", () => {
     expect(b.ids()!.anonymous_id).not.toBe(first!.anonymous_id);
   });
 
+  it("starts a new session after 30 idle minutes, and the next event carries it", async () => {
+    const client = browser.tab().open();
+    client.track("page_viewed", page(1));
+    const before = client.ids()!;
+    vi.setSystemTime(Date.now() + 31 * 60_000);
+    const after = client.ids()!;
+    expect(after.session_id).not.toBe(before.session_id);
+    expect(after.anonymous_id).toBe(before.anonymous_id);
+    client.track("page_viewed", page(2));
+    await client.flush();
+    expect(browser.received.map((e) => e.session_id)).toEqual([before.session_id, after.session_id]);
+  });
+
   it("is undefined when nothing is tracked", () => {
     expect(browser.tab().open({ consent: "denied" }).ids()).toBeUndefined();
   });
