@@ -1,15 +1,13 @@
 // page(), super-properties (register/unregister) and ids(): the calls beyond track().
-import { afterEach, beforeEach, describe, expect, expectTypeOf, it, vi } from "vitest";
+import { beforeEach, describe, expect, expectTypeOf, it, vi } from "vitest";
 import type { CommonProperties, DriftlessClient } from "../../src/index.js";
 import { Browser, page, settle } from "./fake-browser.js";
+import { useFakeClock } from "./fake-clock.js";
 
+useFakeClock();
 let browser: Browser;
 beforeEach(() => {
-  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"], now: Date.UTC(2026, 10, 28, 14, 0, 0) });
   browser = new Browser();
-});
-afterEach(() => {
-  vi.useRealTimers();
 });
 
 /**

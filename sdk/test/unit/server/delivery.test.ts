@@ -1,20 +1,17 @@
 // The server client's batching, requests, retries and drops, against a scripted endpoint under
 // fake timers.
 import { gunzipSync } from "node:zlib";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import { CLOCK_START, useFakeClock } from "../fake-clock.js";
 import { FakeIngest, page, settle, until, who } from "./fake-ingest.js";
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-const START = Date.UTC(2026, 10, 28, 14, 0, 0);
+const START = CLOCK_START;
 
+useFakeClock();
 let ingest: FakeIngest;
 beforeEach(() => {
-  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"], now: START });
   ingest = new FakeIngest();
-});
-afterEach(() => {
-  vi.useRealTimers();
-  vi.restoreAllMocks();
 });
 
 /** Advance the fake clock in steps, letting the client's promise chains run between them. */

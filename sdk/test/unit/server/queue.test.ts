@@ -1,16 +1,13 @@
 // The server client's bounded queue, its drop callback, flush() and shutdown().
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import type { ServerDrop } from "../../../src/server/index.js";
+import { CLOCK_START, useFakeClock } from "../fake-clock.js";
 import { FakeIngest, page, settle, until, who } from "./fake-ingest.js";
 
+useFakeClock();
 let ingest: FakeIngest;
 beforeEach(() => {
-  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"], now: Date.UTC(2026, 10, 28, 14, 0, 0) });
   ingest = new FakeIngest();
-});
-afterEach(() => {
-  vi.useRealTimers();
-  vi.restoreAllMocks();
 });
 
 describe("queue bound", () => {
@@ -167,7 +164,7 @@ describe("shutdown()", () => {
     await settle();
     const drops: ServerDrop[] = ingest.drops;
     await until(client.shutdown({ timeoutMs: 3000 }));
-    expect(Date.now() - Date.UTC(2026, 10, 28, 14, 0, 0)).toBeLessThan(3200);
+    expect(Date.now() - CLOCK_START).toBeLessThan(3200);
     expect(ingest.requests).toHaveLength(1);
     expect(drops.map((d) => [d.reason, d.count])).toEqual([
       ["shutdown_timeout", 2],
