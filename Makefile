@@ -23,13 +23,13 @@ export DRIFTLESS_FUNCTIONS_URL ?= http://127.0.0.1:$(LAMBDA_PORT)
 export DRIFTLESS_MOTO_URL ?= $(AWS_ENDPOINT_URL)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help demo test test-rust test-python test-python-client test-sdk test-schema lint bench build deploy dev stack-up stack-down deps lock clean
+.PHONY: help demo test test-rust test-python test-python-client test-sdk test-shop test-schema lint bench build deploy dev stack-up stack-down deps lock clean
 
 help:
 	@echo "make demo    run the whole pipeline locally and show what landed"
 	@echo "make test    run every test suite (starts and stops the local stack)"
 	@echo "make bench   benchmarks, with ratios against a peer measured in the same run"
-	@echo "make dev     local stack with cargo lambda watch, for the SDK's example page"
+	@echo "make dev     the example shop (examples/shop) against the local stack, rebuilt on change"
 	@echo "make build   arm64 release bootstraps of both functions (ingest, compact) with cargo lambda"
 	@echo "make deploy  sam build + sam deploy to your AWS account (--guided the first time; docs/deploy.md)"
 	@echo "make lock    re-resolve requirements-*.txt into the hashed locks (UPGRADE=1: newest allowed versions)"
@@ -49,12 +49,21 @@ sdk/node_modules/.installed: sdk/package.json sdk/package-lock.json
 	cd sdk && npm ci --no-audit --no-fund
 	touch $@
 
+# The SDK's dist/, which the example shop imports as @driftless/sdk and @driftless/sdk/server.
+sdk/dist/.built: sdk/node_modules/.installed sdk/tsconfig.build.json $(shell find sdk/src -name '*.ts')
+	cd sdk && npm run build
+	touch $@
+
+examples/shop/node_modules/.installed: examples/shop/package.json examples/shop/package-lock.json sdk/package.json
+	cd examples/shop && npm ci --no-audit --no-fund
+	touch $@
+
 # Debian's chromium for the browser tests; a browser cannot be downloaded by the test tools here.
 /usr/bin/chromium:
 	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "chromium is missing: install Debian's chromium package (needs root)" >&2; exit 1; fi
 
-deps: $(VENV)/.installed $(VENV)/.client-installed sdk/node_modules/.installed /usr/bin/chromium
+deps: $(VENV)/.installed $(VENV)/.client-installed sdk/node_modules/.installed examples/shop/node_modules/.installed /usr/bin/chromium
 
 # The Python locks, from the two inputs, for Python 3.11 and later on every platform (--universal).
 # The deploy lock resolves both inputs together; the dev lock is constrained to it, so a package both
@@ -76,10 +85,16 @@ stack-down:
 demo: stack-up
 	$(PY) scripts/demo.py
 
-dev: deps
+# The example shop's port (`make dev SHOP_PORT=5180`).
+SHOP_PORT ?= 5173
+
+# The shop runs in the foreground (Ctrl-C stops it); the stack stays up until `make stack-down`.
+# DRIFTLESS_GZIP=0: the local stack's `cargo lambda watch` cannot carry gzip bodies (docs/clients.md).
+dev: deps sdk/dist/.built
 	DRIFTLESS_RELOAD=1 scripts/stack.sh up
 	@echo "ingest: $(DRIFTLESS_ENDPOINT)   moto: $(AWS_ENDPOINT_URL)   logs: $(STATE)/ingest.log"
-	@echo "stop with: make stack-down"
+	@echo "example shop: http://127.0.0.1:$(SHOP_PORT)/   (Ctrl-C stops the shop; make stack-down stops the stack)"
+	cd examples/shop && SHOP_PORT=$(SHOP_PORT) DRIFTLESS_GZIP=0 npm run dev
 
 lint:
 	cargo fmt --all -- --check
@@ -93,14 +108,14 @@ test: deps
 	$(MAKE) lint
 	scripts/stack.sh up
 	trap 'scripts/stack.sh down' EXIT; \
-	  $(MAKE) test-rust test-schema test-python test-python-client test-sdk
+	  $(MAKE) test-rust test-schema test-python test-python-client test-sdk test-shop
 
 # The schema is the contract: it must be valid, the generated files current, the tracking code right.
 test-schema:
 	cargo test --locked --quiet --workspace --no-run
 	$(DRIFTLESS) schema check
 	$(DRIFTLESS) codegen --check
-	$(DRIFTLESS) lint sdk/src
+	$(DRIFTLESS) lint examples/shop/src examples/shop/server
 
 # --locked: the crates of Cargo.lock, or an error that says it is stale (never a silent update).
 test-rust:
@@ -116,6 +131,10 @@ test-python-client: $(VENV)/.client-installed
 
 test-sdk:
 	cd sdk && npm test && npm run test:e2e
+
+# The example shop: type-checked, then a purchase through Chromium, found in the lake once per event.
+test-shop: sdk/dist/.built examples/shop/node_modules/.installed
+	cd examples/shop && npm run typecheck && npm run test:e2e
 
 # Speed and size are measured here, never asserted in tests; each figure has a peer from the same run.
 # Builds use every core; only the measured runs are pinned to one (taskset), so per-core figures
@@ -175,4 +194,4 @@ deploy: $(VENV)/.installed $(VENV)/.deploy-installed
 
 clean: stack-down
 	cargo clean
-	rm -rf $(VENV) sdk/node_modules
+	rm -rf $(VENV) sdk/node_modules sdk/dist examples/shop/node_modules examples/shop/dist examples/shop/build

@@ -36,8 +36,12 @@ stop() {
   if [[ $name == ingest ]]; then
     # The watcher starts the function in a session of its own, so the group kill misses it.
     pkill -f "cargo-lambda lambda watch .*--invoke-port $port" 2>/dev/null || true
-    # Only this checkout's binaries: another checkout's stack may run beside this one.
-    pkill -f "^($root/)?target/(debug|release)/(ingest|compact)$" 2>/dev/null || true
+    # Only this checkout's binaries: another checkout's stack may run beside this one. The watcher
+    # starts them as a relative `target/debug/ingest` in the checkout, so the command line alone
+    # would match every checkout's: the working directory tells them apart.
+    for pid in $(pgrep -f "^($root/)?target/(debug|release)/(ingest|compact)$" || true); do
+      [[ $(readlink "/proc/$pid/cwd" 2>/dev/null) == "$root" ]] && kill "$pid" 2>/dev/null || true
+    done
   fi
   for _ in $(seq 1 50); do
     listening "$port" || { echo "stopped $name"; return 0; }

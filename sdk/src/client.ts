@@ -1,11 +1,11 @@
 import { SCHEMA_VERSIONS, type EventType, type PropertiesOf } from "./events.generated.js";
-import { newIdentity, nextSeq, readIdentity, type Identity } from "./identity.js";
+import { newIdentity, nextSeq, readIdentity, touch, type Identity } from "./identity.js";
 import { CONSENT_KEY, EVENT_PREFIX, IDENTITY_KEY, INFLIGHT_KEY, localStore, put, queued, type Store } from "./store.js";
-import { byteLength, encode, ENVELOPE_BYTES, fill, post, retryDelay } from "./transport.js";
-import type { Drop, DriftlessClient, DriftlessOptions, DropReason, EventContext, RejectedEvent, WireEvent } from "./types.js";
+import { retryDelay } from "./retry.js";
+import { byteLength, encode, ENVELOPE_BYTES, fill, post, RETRY_MAX_MS } from "./transport.js";
+import type { CommonProperties, Drop, DriftlessClient, DriftlessOptions, DropReason, EventContext, RejectedEvent, WireEvent } from "./types.js";
 import { uuidv7 } from "./uuidv7.js";
-
-export const SDK_VERSION = "0.1.0";
+import { SDK_VERSION } from "./version.js";
 
 // Within the envelope schema's limits (title 1,024, URLs 4,096 characters), so that a long URL or
 // title cannot get every event of a page rejected.
@@ -44,6 +44,8 @@ export function createClient(endpoint: string, options: DriftlessOptions = {}): 
   let retryAt = 0;
   let attempts = 0;
   let base: Omit<EventContext, "page"> | undefined;
+  /** super-properties, put on every event before its own properties */
+  let supers: CommonProperties = {};
 
   const read = (key: string) => store.get(key);
   const forget = (keys: string[]) => {
@@ -170,7 +172,7 @@ export function createClient(endpoint: string, options: DriftlessOptions = {}): 
     if (!status && !nav!.onLine) return false;
     if (!status || status == 429 || status > 499) {
       if (++attempts < maxAttempts) {
-        const wait = retryDelay(attempts, res?.headers.get("retry-after"));
+        const wait = retryDelay(attempts, res?.headers.get("retry-after"), RETRY_MAX_MS);
         retryAt = Date.now() + wait;
         arm(wait);
         return false;
@@ -254,34 +256,55 @@ export function createClient(endpoint: string, options: DriftlessOptions = {}): 
     else if ((count = queued(store).length)) arm(flushInterval);
   }
 
+  function track<K extends EventType>(type: K, properties: PropertiesOf<K>) {
+    if (closed || consent === false) return;
+    const now = Date.now();
+    const id = identity(now);
+    const seq = nextSeq(id, now);
+    const doc = w!.document;
+    const ev: WireEvent<K> = {
+      event_id: uuidv7(now),
+      event_type: type,
+      schema_version: SCHEMA_VERSIONS[type],
+      timestamp: "",
+      anonymous_id: id.a,
+      user_id: id.u,
+      session_id: id.s,
+      seq,
+      context: { page: { url: cut(w!.location.href), referrer: cut(doc.referrer), title: cut(doc.title, 1024) }, ...base! },
+      properties: { ...supers, ...properties },
+    };
+    // Widened for the queue: K is known here, the queue holds every event type.
+    buf.push([ev as unknown as WireEvent, now]);
+    return ev.event_id;
+  }
+
   return {
-    track<K extends EventType>(type: K, properties: PropertiesOf<K>) {
+    track,
+    page(properties) {
+      const l = w?.location;
+      // The page_viewed schema's limits; undefined keys are left out of the JSON.
+      return l && track("page_viewed", { path: cut(l.pathname), search: cut(l.search) || undefined, title: cut(w!.document.title, 512) || undefined, ...properties });
+    },
+    register(properties) {
+      Object.assign(supers, properties);
+    },
+    unregister(...names) {
+      for (const name of names) delete supers[name];
+    },
+    ids() {
       if (closed || consent === false) return;
+      // Asking counts as activity: the session the ids name is the one the next event carries.
       const now = Date.now();
-      const id = identity(now);
-      const seq = nextSeq(id, now);
-      const doc = w!.document;
-      const ev: WireEvent<K> = {
-        event_id: uuidv7(now),
-        event_type: type,
-        schema_version: SCHEMA_VERSIONS[type],
-        timestamp: "",
-        anonymous_id: id.a,
-        user_id: id.u,
-        session_id: id.s,
-        seq,
-        context: { page: { url: cut(w!.location.href), referrer: cut(doc.referrer), title: cut(doc.title, 1024) }, ...base! },
-        properties,
-      };
-      // Widened for the queue: K is known here, the queue holds every event type.
-      buf.push([ev as unknown as WireEvent, now]);
-      return ev.event_id;
+      const id = touch(identity(now), now);
+      return { anonymous_id: id.a, user_id: id.u, session_id: id.s };
     },
     identify(userId) {
       // The wire format has no empty user id: "" means none.
       identity(Date.now()).u = userId || null;
     },
     reset() {
+      supers = {};
       ident = newIdentity(Date.now());
       later();
     },

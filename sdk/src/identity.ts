@@ -35,9 +35,14 @@ export function readIdentity(store: Store, now: number): Identity {
   return newIdentity(now);
 }
 
-/** Advance the identity for an event at `now`: rotate an idle session, count `seq` up. */
-export function nextSeq(id: Identity, now: number): number {
+/** Activity at `now`: a session idle for longer than SESSION_IDLE_MS is replaced by a new one. */
+export function touch(id: Identity, now: number): Identity {
   if (now - id.t > SESSION_IDLE_MS) id.s = uuidv7(now);
   id.t = now;
-  return ++id.q;
+  return id;
+}
+
+/** Advance the identity for an event at `now`: rotate an idle session, count `seq` up. */
+export function nextSeq(id: Identity, now: number): number {
+  return ++touch(id, now).q;
 }

@@ -1,5 +1,4 @@
-// How queued events become requests: batches that fit one beacon, the body of the wire format,
-// and the wait before a retry.
+// How queued events become requests: batches that fit one beacon, the body of the wire format.
 
 // `{"sent_at":"<24 chars>","events":[` + `]}`
 export const ENVELOPE_BYTES = 50;
@@ -47,16 +46,5 @@ export function post(w: Window, url: string, body: string): Promise<Response | u
   return w.fetch(url, { method: "POST", body, keepalive: true }).catch(() => undefined);
 }
 
-export const RETRY_BASE_MS = 1000;
+/** The longest backoff between two sends of a batch (a `Retry-After` may ask for longer). */
 export const RETRY_MAX_MS = 300_000;
-
-/**
- * Wait before retry number `attempt` (1 for the first retry): the server's `Retry-After` seconds when
- * it sent them (ingest sends seconds, never an HTTP date), else "full jitter" backoff, uniform in
- * [0, min(max, base * 2^attempt)), which spreads out the many clients that failed at the same moment.
- */
-export function retryDelay(attempt: number, retryAfter: string | null | undefined): number {
-  const s = retryAfter ? +retryAfter : -1;
-  if (s >= 0) return s * 1000;
-  return Math.random() * Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** attempt);
-}

@@ -1,4 +1,4 @@
-import type { EventType, PropertiesOf } from "./events.generated.js";
+import type { EventType, PageViewedProperties, PropertiesOf } from "./events.generated.js";
 
 /** What the browser knew about the page when an event was tracked (wire field `context`). */
 export interface EventContext {
@@ -9,8 +9,8 @@ export interface EventContext {
   sdk: { name: string; version: string };
 }
 
-/** One event exactly as it travels to the ingest endpoint (see docs/wire-format.md). */
-export interface WireEvent<K extends EventType = EventType> {
+/** The fields of an event that every client sends alike (see docs/wire-format.md). */
+export interface Envelope<K extends EventType = EventType> {
   event_id: string;
   event_type: K;
   schema_version: string;
@@ -19,14 +19,33 @@ export interface WireEvent<K extends EventType = EventType> {
   user_id: string | null;
   session_id: string;
   seq: number;
-  context: EventContext;
   properties: PropertiesOf<K>;
 }
 
+/** One event exactly as the browser SDK sends it to the ingest endpoint. */
+export interface WireEvent<K extends EventType = EventType> extends Envelope<K> {
+  context: EventContext;
+}
+
+/** Why the ingest endpoint rejected an event (docs/wire-format.md). */
+export type RejectReason =
+  | "not_an_object"
+  | "too_large"
+  | "envelope"
+  | "unknown_event_type"
+  | "unknown_schema_version"
+  | "too_deep"
+  | "string_too_long"
+  | "too_many_properties"
+  | "properties";
+
 /** The ingest endpoint's verdict on one event of a batch it answered with `200`. */
 export interface RejectedEvent {
+  /** Position of the event in the batch. */
   index: number;
   event_id: string | null;
+  reason: RejectReason;
+  /** What to fix: a JSON pointer into the event and a message. */
   errors: { path: string; message: string }[];
 }
 
@@ -80,6 +99,33 @@ export interface DriftlessOptions {
   onDrop?: (drop: Drop) => void;
 }
 
+/** One property's type in every member of a union of property types `P`, as one intersection. */
+type EveryValue<P, K extends PropertyKey> = (P extends unknown ? (x: { v: P[K & keyof P] }) => void : never) extends (x: infer I) => void
+  ? I extends { v: infer V }
+    ? Exclude<V, undefined>
+    : never
+  : never;
+
+/**
+ * The schema's common properties: those that every event type declares, each with a type that
+ * every one of them accepts (an enum in one schema and a string in another leaves the enum). They
+ * are what a super-property can be, since it goes on every event and each event type's schema
+ * rejects properties it does not declare. `P` is the union of the properties of every event type.
+ */
+export type CommonProperties<P = PropertiesOf<EventType>> = {
+  [K in [P] extends [unknown] ? keyof P : never]?: EveryValue<P, K>;
+};
+
+/** `P` without keys outside `Allowed`: an object literal with an unknown key does not compile. */
+export type Exactly<P, Allowed> = P & { [K in Exclude<keyof P, keyof Allowed>]: never };
+
+/** Who the next event is about, as the wire format names the fields. */
+export interface Ids {
+  anonymous_id: string;
+  user_id: string | null;
+  session_id: string;
+}
+
 export interface DriftlessClient {
   /**
    * Queue one event. Returns its `event_id`, or `undefined` when nothing was queued (opted out,
@@ -87,9 +133,29 @@ export interface DriftlessClient {
    * do not mutate them after the call.
    */
   track<K extends EventType>(eventType: K, properties: PropertiesOf<K>): string | undefined;
+  /**
+   * Track a `page_viewed` for the current page: `path`, `search` (when there is a query string)
+   * and `title` from the page, overridden by `properties` (e.g. `{ category: "product" }`).
+   * Returns the event's `event_id`, as `track` does.
+   */
+  page(properties?: Partial<PageViewedProperties>): string | undefined;
+  /**
+   * Add super-properties to every event tracked after this call, in this page (they are not
+   * stored). The properties a `track` call names itself win. Typed by {@link CommonProperties}: only
+   * properties that every event type declares.
+   */
+  register<P extends CommonProperties>(properties: Exactly<P, CommonProperties>): void;
+  /** Remove super-properties by name. */
+  unregister(...names: (keyof CommonProperties)[]): void;
+  /**
+   * The ids the next event will carry, e.g. to send along to a server that tracks events for this
+   * browser with the Node.js client; `undefined` when nothing is tracked (opted out, shut down,
+   * server). A session idle for 30 minutes is replaced first: the call counts as activity.
+   */
+  ids(): Ids | undefined;
   /** Attach a user id to every following event (`null` detaches it). */
   identify(userId: string | null): void;
-  /** Forget the user: new `anonymous_id` (with `seq` from 0), new session, no `user_id`. Queued events are still sent. */
+  /** Forget the user: new `anonymous_id` (with `seq` from 0), new session, no `user_id`, no super-properties. Queued events are still sent. */
   reset(): void;
   /** Record the user's decision; it is remembered across reloads. */
   setConsent(granted: boolean): void;

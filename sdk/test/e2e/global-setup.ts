@@ -1,6 +1,6 @@
 // Fails the e2e run at once, saying what is missing, when the local stack or Chromium is not there.
 import { existsSync } from "node:fs";
-import { BUCKET, CHROMIUM, ENDPOINT, MOTO_URL } from "./support/env.js";
+import { BUCKET, CHROMIUM, ENDPOINT, MOTO_URL, PYTHON } from "./support/env.js";
 
 async function reach(what: string, url: string, init: RequestInit, ok: (res: Response) => boolean, hint: string, timeoutMs: number): Promise<void> {
   let res: Response;
@@ -14,6 +14,7 @@ async function reach(what: string, url: string, init: RequestInit, ok: (res: Res
 
 export default async function setup(): Promise<void> {
   const hint = "Start the local stack first (moto and `cargo lambda watch`), or point DRIFTLESS_ENDPOINT, DRIFTLESS_MOTO_URL and DRIFTLESS_BUCKET at it.";
+  if (!existsSync(PYTHON)) throw new Error(`Python not found at ${PYTHON}: run \`make deps\` (it makes .venv), or set DRIFTLESS_PYTHON.`);
   if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium, or set DRIFTLESS_CHROMIUM.`);
   // An empty object is not a batch: the real handler answers 400 with a JSON error body. The
   // first request to `cargo lambda watch` waits for its build, hence the long timeout; a stack

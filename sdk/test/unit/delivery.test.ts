@@ -166,6 +166,24 @@ describe("retries", () => {
     expect(browser.queued).toEqual([]);
   });
 
+  it("wait for Retry-After given as an HTTP date", async () => {
+    const client = browser.tab().open();
+    client.track("page_viewed", page(1));
+    // The fake clock starts at 2026-11-28T14:00:00Z; the track moved it by a millisecond.
+    browser.script.push({ status: 429, headers: { "retry-after": "Sat, 28 Nov 2026 14:00:10 GMT" } });
+    await client.flush();
+    const first = Date.parse(browser.requests[0]!.sent_at);
+    await vi.advanceTimersByTimeAsync(9_000);
+    await settle();
+    expect(browser.requests).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1_000);
+    await settle();
+    expect(browser.requests).toHaveLength(2);
+    expect(Date.parse(browser.requests[1]!.sent_at)).toBe(Date.UTC(2026, 10, 28, 14, 0, 10));
+    expect(first).toBeLessThan(Date.UTC(2026, 10, 28, 14, 0, 1));
+    expect(browser.queued).toEqual([]);
+  });
+
   it("back off with full jitter on 429, 5xx and network errors", async () => {
     vi.spyOn(Math, "random").mockReturnValue(0.5);
     const client = browser.tab().open();

@@ -87,7 +87,8 @@ export class Tab {
     this.window = Object.assign(new EventTarget(), {
       document: this.document,
       navigator: this.navigator,
-      location: { href: url },
+      // href, pathname and search, as window.location has them.
+      location: new URL(url),
       screen: { width: 1440, height: 900 },
       fetch: (u: string, init: RequestInit) => this.fetch(u, init),
     });

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { byteLength, encode, fill, RETRY_BASE_MS, RETRY_MAX_MS, retryDelay } from "../../src/transport.js";
+import { byteLength, encode, fill } from "../../src/transport.js";
 
 const stored = (entries: Record<string, string>) => (key: string) => entries[key];
 
@@ -55,30 +55,5 @@ describe("encode", () => {
     expect(body.sent_at).toBe("2026-11-28T14:00:00.123Z");
     vi.setSystemTime(Date.UTC(2026, 10, 28, 14, 0, 7, 5));
     expect((JSON.parse(encode([])) as { sent_at: string }).sent_at).toBe("2026-11-28T14:00:07.005Z");
-  });
-});
-
-describe("retryDelay", () => {
-  afterEach(() => vi.restoreAllMocks());
-
-  it("honours Retry-After seconds", () => {
-    expect(retryDelay(1, "7")).toBe(7000);
-    expect(retryDelay(9, "0")).toBe(0);
-  });
-
-  it("falls back to full jitter when Retry-After is absent or unreadable", () => {
-    vi.spyOn(Math, "random").mockReturnValue(0.5);
-    expect(retryDelay(1, null)).toBe(0.5 * RETRY_BASE_MS * 2);
-    expect(retryDelay(3, "soon")).toBe(0.5 * RETRY_BASE_MS * 8);
-  });
-
-  it("draws the jitter uniformly from zero up to the exponential ceiling, capped", () => {
-    const random = vi.spyOn(Math, "random");
-    random.mockReturnValue(0);
-    expect(retryDelay(4, undefined)).toBe(0);
-    random.mockReturnValue(0.999999);
-    expect(retryDelay(4, undefined)).toBeCloseTo(RETRY_BASE_MS * 16, -1);
-    expect(retryDelay(30, undefined)).toBeLessThan(RETRY_MAX_MS);
-    expect(retryDelay(30, undefined)).toBeGreaterThan(RETRY_MAX_MS * 0.99);
   });
 });
