@@ -1,5 +1,8 @@
 """The local lake from Python: invoke the compaction function that `cargo lambda watch` serves,
 and fetch a committed day from moto's S3 for DuckDB. Used by `make demo` and the end-to-end tests.
+
+`duckdb_connect()` opens DuckDB ready for the lake (Delta and S3 extensions, UTC, S3 credentials),
+and `delta_views()` names the two Delta tables `events` and `quarantine` in it.
 """
 
 from __future__ import annotations
@@ -76,6 +79,85 @@ def attach(con, s3, dest: Path, tables: tuple[str, ...] = ("events", "quarantine
             con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM read_parquet([{listed}], hive_partitioning = true)")
         else:
             raise LookupError(f"lake/{table}/ has no committed day yet: run compaction first")
+
+
+# The lake's quarantine columns (shared/src/compact/table.rs), for a lake without that table yet.
+QUARANTINE_COLUMNS = (
+    ("event_id", "VARCHAR"), ("received_at", "TIMESTAMPTZ"), ("sent_at", "TIMESTAMPTZ"), ("index", "BIGINT"),
+    ("event_type", "VARCHAR"), ("schema_version", "VARCHAR"), ("reason", "VARCHAR"), ("errors", "VARCHAR"),
+    ("user_agent", "VARCHAR"), ("ip", "VARCHAR"), ("raw", "VARCHAR"), ("raw_truncated", "VARCHAR"), ("dt", "VARCHAR"),
+)
+
+
+def extension_directory() -> Path:
+    """Where the PyPI packages duckdb-ext-delta and duckdb-ext-httpfs put their extensions. DuckDB
+    cannot download extensions here, and these are built for the pinned DuckDB version."""
+    import duckdb_ext  # a namespace package: it has __path__, no __file__
+
+    for base in duckdb_ext.__path__:
+        if (Path(base) / "extensions").is_dir():
+            return Path(base) / "extensions"
+    raise LookupError("duckdb_ext ships no extensions directory: pip install duckdb-ext-delta duckdb-ext-httpfs")
+
+
+def duckdb_connect(s3_endpoint: str | None = None, region: str | None = None):
+    """A DuckDB connection set up for the lake: the `delta` and `httpfs` extensions loaded from the
+    PyPI packages, the session in UTC (so `CAST("timestamp" AS DATE)` is the UTC day, as in
+    Athena), and an S3 secret with the credentials boto3 finds (environment, profile, SSO, role).
+
+    `s3_endpoint` (default: $AWS_ENDPOINT_URL) points S3 at a local server such as moto's: path-style
+    URLs, and plain HTTP when the endpoint is http://."""
+    import boto3
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"SET extension_directory = '{sql_text(str(extension_directory()))}'")
+    con.execute("LOAD delta")
+    con.execute("LOAD httpfs")
+    con.execute("SET TimeZone = 'UTC'")
+    session = boto3.Session()
+    # Option values as SQL: strings quoted, booleans bare.
+    secret = {"TYPE": "s3", "REGION": repr_sql(region or session.region_name or "us-east-1")}
+    credentials = session.get_credentials()
+    if credentials is not None:
+        frozen = credentials.get_frozen_credentials()
+        secret["KEY_ID"], secret["SECRET"] = repr_sql(frozen.access_key), repr_sql(frozen.secret_key)
+        if frozen.token:
+            secret["SESSION_TOKEN"] = repr_sql(frozen.token)
+    endpoint = s3_endpoint if s3_endpoint is not None else os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        scheme, _, host = endpoint.partition("://")
+        secret["ENDPOINT"] = repr_sql(host.rstrip("/"))
+        secret["URL_STYLE"] = "'path'"
+        secret["USE_SSL"] = "true" if scheme == "https" else "false"
+    con.execute("CREATE OR REPLACE SECRET lake (" + ", ".join(f"{k} {v}" for k, v in secret.items()) + ")")
+    return con
+
+
+def delta_views(con, root: str) -> None:
+    """Creates the views `events` and `quarantine` over the lake's Delta tables under `root`: a
+    directory laid out like the bucket (`<root>/lake/events/_delta_log/...`) or `s3://<bucket>`.
+    `dt` is the string partition column. A lake with no quarantine table yet gets an empty
+    `quarantine` view with the table's columns; a lake with no events table is an error."""
+    base = root.rstrip("/")
+    for table in ("events", "quarantine"):
+        location = f"{base}/lake/{table}"
+        try:
+            con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM delta_scan({repr_sql(location)})")
+        except Exception as e:  # duckdb raises IOException, InvalidInputException... for a missing table
+            if table == "events":
+                raise LookupError(f"{location} is not a Delta table ({e}): compact the lake first") from e
+            columns = ", ".join(f'CAST(NULL AS {ty}) AS "{name}"' for name, ty in QUARANTINE_COLUMNS)
+            con.execute(f"CREATE OR REPLACE VIEW quarantine AS SELECT {columns} WHERE false")
+
+
+def sql_text(s: str) -> str:
+    return s.replace("'", "''")
+
+
+def repr_sql(s: str) -> str:
+    """A SQL string literal."""
+    return "'" + sql_text(s) + "'"
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 
 mod docs;
 mod glue;
+pub mod insights;
 mod sql;
 mod typescript;
 
@@ -39,7 +40,7 @@ pub fn load(schema_dir: &Path) -> Result<Registry> {
 
 pub fn generate(registry: &Registry) -> Vec<Output> {
     let latest = registry.latest();
-    vec![
+    let mut outputs = vec![
         Output {
             path: TYPESCRIPT,
             contents: typescript::generate(&latest),
@@ -60,7 +61,9 @@ pub fn generate(registry: &Registry) -> Vec<Output> {
             path: DOCS,
             contents: docs::generate(registry),
         },
-    ]
+    ];
+    outputs.extend(insights::generate(&latest));
+    outputs
 }
 
 /// Writes every output under `root`; returns the paths whose contents changed.

@@ -1,0 +1,97 @@
+//! Data quality: what was accepted and what quarantined, delivery completeness, arrival lag.
+//! These read arrival days (`dt`): they describe what the pipeline received each day.
+
+use super::dialect::Engine;
+use super::filters::arrival_days;
+
+/// Accepted and quarantined events per event type and verdict (`accepted` or the quarantine
+/// reason). The quarantine keeps every copy of a retried batch; an `event_id` counts once.
+pub fn verdicts(_: Engine) -> String {
+    format!(
+        "WITH accepted AS (
+  SELECT event_type, 'accepted' AS verdict, count(*) AS events
+  FROM events
+  WHERE {range}
+  GROUP BY event_type
+),
+quarantined AS (
+  SELECT
+    coalesce(event_type, '(unreadable)') AS event_type,
+    reason AS verdict,
+    count(DISTINCT event_id) + count_if(event_id IS NULL) AS events
+  FROM quarantine
+  WHERE {range}
+  GROUP BY 1, 2
+),
+verdicts AS (
+  SELECT * FROM accepted
+  UNION ALL
+  SELECT * FROM quarantined
+)
+SELECT
+  event_type,
+  verdict,
+  events,
+  round(100 * CAST(events AS DOUBLE) / sum(events) OVER (PARTITION BY event_type), 2) AS percent_of_type
+FROM verdicts
+ORDER BY event_type, verdict <> 'accepted', events DESC, verdict",
+        range = arrival_days()
+    )
+}
+
+/// Delivery completeness per arrival day: of the events each browser numbered (`seq`, from its
+/// lowest to its highest that day), how many arrived, accepted or quarantined.
+pub fn completeness(e: Engine) -> String {
+    format!(
+        "WITH delivered AS (
+  SELECT dt, anonymous_id, seq
+  FROM events
+  WHERE {range} AND seq IS NOT NULL
+  UNION ALL
+  SELECT dt, {anonymous_id}, TRY_CAST({seq} AS BIGINT)
+  FROM quarantine
+  WHERE {range} AND raw IS NOT NULL
+),
+per_browser AS (
+  SELECT dt, anonymous_id, count(DISTINCT seq) AS received, max(seq) - min(seq) + 1 AS expected
+  FROM delivered
+  WHERE anonymous_id IS NOT NULL AND seq IS NOT NULL
+  GROUP BY dt, anonymous_id
+)
+SELECT
+  dt AS day,
+  sum(received) AS received_events,
+  sum(expected) AS expected_events,
+  round(100 * CAST(sum(received) AS DOUBLE) / sum(expected), 2) AS completeness_percent
+FROM per_browser
+GROUP BY dt
+ORDER BY dt",
+        range = arrival_days(),
+        anonymous_id = e.json_text("raw", "$.anonymous_id"),
+        seq = e.json_text("raw", "$.seq"),
+    )
+}
+
+/// Arrival lag per arrival day: how long events took from happening to reaching the pipeline.
+pub fn freshness(e: Engine) -> String {
+    let lag = "date_diff('millisecond', \"timestamp\", received_at) / 1000E0";
+    format!(
+        "SELECT
+  dt AS day,
+  count(*) AS events,
+  {p50} AS lag_p50_seconds,
+  {p95} AS lag_p95_seconds,
+  {p99} AS lag_p99_seconds,
+  max({lag}) AS lag_max_seconds,
+  count_if(received_at > \"timestamp\" + INTERVAL '1' HOUR) AS later_than_an_hour,
+  max(received_at) AS last_received_at
+FROM events
+WHERE {range}
+GROUP BY dt
+ORDER BY dt",
+        p50 = e.percentile(lag, "0.5"),
+        p95 = e.percentile(lag, "0.95"),
+        p99 = e.percentile(lag, "0.99"),
+        range = arrival_days(),
+    )
+}
