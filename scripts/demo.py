@@ -1,5 +1,5 @@
 """`make demo`: realistic web-shop traffic through the local stack, what landed in S3, then
-compaction of today into the Parquet lake and DuckDB queries over it.
+compaction of today into the Parquet lake, DuckDB queries over it, and the insights report.
 
 Simulated visitors browse, add to cart, sign up and buy; a few of their events are invalid (the
 kind of drift a schema catches), some batches are sent twice (a retry after a lost response, as an
@@ -30,6 +30,7 @@ import boto3
 import duckdb
 
 import lake
+import report
 
 ENDPOINT = os.environ.get("DRIFTLESS_ENDPOINT", "http://127.0.0.1:9000/lambda-url/ingest/v1/batch")
 INVOKE = ENDPOINT.split("/lambda-url/")[0] + "/2015-03-31/functions/ingest/invocations"
@@ -235,6 +236,17 @@ def main() -> None:
     if len(distinct) != len({e["event_id"] for e in events}) - rejected:
         sys.exit("the distinct events that landed are not the accepted ones")
     query_lake(s3, now.strftime("%Y-%m-%d"), distinct)
+    write_report(s3)
+
+
+def write_report(s3) -> None:
+    """The insights report over the whole lake: the page a product manager opens."""
+    with tempfile.TemporaryDirectory() as tmp:
+        con = lake.duckdb_connect()
+        lake.attach(con, s3, Path(tmp))
+        out = Path(os.environ.get("DRIFTLESS_STATE", tempfile.gettempdir())) / "report.html"
+        result = report.write_report(con, out, report.Options(), source=f"s3://{BUCKET} (local stack)")
+    print(f"\nReport of {result.from_day} to {result.to_day} ({result.events} events): {result.path}")
 
 
 def query_lake(s3, day: str, mine: set[str]) -> None:

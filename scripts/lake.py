@@ -76,7 +76,9 @@ def attach(con, s3, dest: Path, tables: tuple[str, ...] = ("events", "quarantine
             files += download_committed(s3, table, day, dest / table)
         if files:
             listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
-            con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM read_parquet([{listed}], hive_partitioning = true)")
+            # dt is a string, as in the Delta table and in Athena.
+            con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM read_parquet([{listed}], "
+                        "hive_partitioning = true, hive_types = {'dt': VARCHAR})")
         else:
             raise LookupError(f"lake/{table}/ has no committed day yet: run compaction first")
 
@@ -115,6 +117,7 @@ def duckdb_connect(s3_endpoint: str | None = None, region: str | None = None):
     con.execute("LOAD delta")
     con.execute("LOAD httpfs")
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
     session = boto3.Session()
     # Option values as SQL: strings quoted, booleans bare.
     secret = {"TYPE": "s3", "REGION": repr_sql(region or session.region_name or "us-east-1")}
