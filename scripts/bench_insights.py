@@ -39,7 +39,7 @@ from bench_compact import measured
 REPO = Path(__file__).resolve().parent.parent
 FIRST_DAY = date(2026, 11, 1)
 # Bump when the generated data changes, so cached lakes are regenerated.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 EVENTS_PER_SESSION = 11
 
 
@@ -137,7 +137,8 @@ ORDER BY event_type, "timestamp"
 
 
 def quarantine_sql(day: date, events_part: Path, seed: int) -> str:
-    """0.8% of the day's events as the quarantine would hold them, with a reason and the raw event."""
+    """0.8% of the day's events as the quarantine would hold them, with a reason and the raw event
+    (the accepted copy stays: a replayed event is in both)."""
     return f"""
 SELECT
   event_id, received_at, sent_at, CAST(hash(event_id) % 25 AS BIGINT) AS "index",
@@ -146,7 +147,7 @@ SELECT
   '[{{"path":"/properties/price","message":"must be a number, got string \\"12\\""}}]' AS errors,
   user_agent, ip,
   '{{"event_id":"' || event_id || '","event_type":"' || event_type || '","anonymous_id":"' || anonymous_id
-    || '","seq":' || (seq + 100000) || ',"properties":' || properties || '}}' AS raw,
+    || '","seq":' || seq || ',"properties":' || properties || '}}' AS raw,
   CAST(NULL AS VARCHAR) AS raw_truncated
 FROM (
   SELECT *, ['properties', 'properties', 'unknown_event_type', 'envelope', 'unknown_schema_version'][1 + CAST(hash(event_id) % 5 AS INTEGER)] AS reason

@@ -44,6 +44,8 @@ DEFAULT_DAYS = 30
 PALETTE = ["#2563eb", "#f97316", "#16a34a", "#9333ea", "#dc2626", "#0891b2", "#ca8a04", "#db2777", "#4b5563"]
 # Quarantine reasons: warm colours, none of them the accepted green of the other charts.
 REASON_PALETTE = ["#f97316", "#dc2626", "#9333ea", "#ca8a04", "#db2777", "#7c2d12", "#4b5563"]
+# The columns of events_stitched that the report's queries read.
+STITCHED_COLUMNS = ("person_id", "event_type", '"timestamp"', "dt")
 PLOT_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 
 Rows = list[dict[str, Any]]
@@ -70,18 +72,18 @@ class Result:
 # ---------------------------------------------------------------------------------- the data
 
 def lake_range(con: duckdb.DuckDBPyConnection, options: Options) -> tuple[str, str]:
-    """The report's event days: as given, else the 30 days up to the newest arrival day."""
-    to_day = options.to_day
-    first = None
-    if to_day is None or options.from_day is None:
-        first, last = con.execute("SELECT min(dt), max(dt) FROM events").fetchone() or (None, None)
+    """The report's event days: as given, else the 30 days up to the newest arrival day, from no
+    earlier than the oldest event (an event can arrive the day after it happened)."""
+    to_day, from_day = options.to_day, options.from_day
+    if to_day is None or from_day is None:
+        first, last = con.execute(
+            "SELECT CAST(min(\"timestamp\") AS DATE), max(dt) FROM events").fetchone() or (None, None)
         if last is None:
             raise LookupError("the lake has no events yet: nothing to report")
         to_day = to_day or str(last)
-    from_day = options.from_day
-    if from_day is None:
-        start = date.fromisoformat(to_day) - timedelta(days=DEFAULT_DAYS - 1)
-        from_day = max(start.isoformat(), str(first))
+        if from_day is None:
+            start = date.fromisoformat(to_day) - timedelta(days=DEFAULT_DAYS - 1)
+            from_day = max(start, first).isoformat()
     for name, value in (("--from", from_day), ("--to", to_day)):
         try:
             date.fromisoformat(value)
@@ -103,9 +105,12 @@ def collect(con: duckdb.DuckDBPyConnection, from_day: str, to_day: str, options:
         return out
 
     timed("views", lambda: insights.create_views(con))
-    # Every person-level query joins the events with the stitched identities: computed once here
-    # (a temporary table named like the view, which DuckDB resolves first), not once per query.
-    timed("identities", lambda: con.execute("CREATE OR REPLACE TEMP TABLE identities AS SELECT * FROM main.identities"))
+    # The person-level queries (active users, retention, funnel) read events_stitched, which joins
+    # every event with the stitched identities. The report stitches once, into a temporary table
+    # named like the view (DuckDB resolves temporary objects first) with only the columns those
+    # queries read, instead of scanning and joining the lake once per query.
+    timed("stitching", lambda: con.execute(
+        f"CREATE OR REPLACE TEMP TABLE events_stitched AS SELECT {', '.join(STITCHED_COLUMNS)} FROM main.events_stitched"))
     span = {"from_day": from_day, "to_day": to_day}
     data: dict[str, Rows] = {}
     for name in ("events_per_day", "active_users", "retention", "revenue",
@@ -128,25 +133,39 @@ def layout(**extra: Any) -> dict[str, Any]:
     return base
 
 
+Span = tuple[str, str]
+
+
+def day_axis(span: Span, **extra: Any) -> dict[str, Any]:
+    """An x axis of whole days over the report's range, also when only one day has data (plotly
+    would otherwise zoom in to the hours around it)."""
+    first, last = (datetime.fromisoformat(d) for d in span)
+    axis = {"type": "date", "range": [(first - timedelta(hours=12)).isoformat(), (last + timedelta(hours=12)).isoformat()],
+            "tickformat": "%b %-d", **extra}
+    if (last - first).days < 14:
+        axis["dtick"] = 86_400_000  # one tick a day; plotly's own choice puts two on the same day
+    return axis
+
+
 def colours(names: list[str]) -> dict[str, str]:
     return {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
 
 
-def events_chart(rows: Rows) -> go.Figure:
+def events_chart(rows: Rows, span: Span) -> go.Figure:
     totals: dict[str, int] = {}
     for r in rows:
         totals[r["event_type"]] = totals.get(r["event_type"], 0) + r["events"]
     types = sorted(totals, key=lambda t: -totals[t])
     colour = colours(types)
-    fig = go.Figure(layout=layout(barmode="stack", yaxis_title="events"))
+    fig = go.Figure(layout=layout(barmode="stack", yaxis_title="events", xaxis=day_axis(span)))
     for t in types:
         mine = [r for r in rows if r["event_type"] == t]
         fig.add_bar(name=t, x=[r["day"] for r in mine], y=[r["events"] for r in mine], marker_color=colour[t])
     return fig
 
 
-def active_users_chart(rows: Rows) -> go.Figure:
-    fig = go.Figure(layout=layout(yaxis_title="persons"))
+def active_users_chart(rows: Rows, span: Span) -> go.Figure:
+    fig = go.Figure(layout=layout(yaxis_title="persons", xaxis=day_axis(span)))
     for column, name, colour in (("daily_active_users", "daily", PALETTE[0]),
                                  ("weekly_active_users", "weekly (7 days)", PALETTE[1]),
                                  ("monthly_active_users", "monthly (30 days)", PALETTE[2])):
@@ -155,7 +174,7 @@ def active_users_chart(rows: Rows) -> go.Figure:
     return fig
 
 
-def funnel_chart(rows: Rows) -> go.Figure:
+def funnel_chart(rows: Rows, span: Span) -> go.Figure:
     fig = go.Figure(layout=layout(hovermode="closest", margin={"l": 180, "r": 16, "t": 8, "b": 24}))
     fig.add_funnel(y=[f"{r['step']}. {r['event_type']}" for r in rows], x=[r["persons"] for r in rows],
                    textinfo="value+percent initial+percent previous", marker={"color": PALETTE[0]},
@@ -163,7 +182,7 @@ def funnel_chart(rows: Rows) -> go.Figure:
     return fig
 
 
-def retention_chart(rows: Rows) -> go.Figure:
+def retention_chart(rows: Rows, span: Span) -> go.Figure:
     cohorts = sorted({r["cohort_week"] for r in rows})
     weeks = sorted({r["week_number"] for r in rows})
     cell = {(r["cohort_week"], r["week_number"]): r for r in rows}
@@ -181,10 +200,10 @@ def retention_chart(rows: Rows) -> go.Figure:
     return fig
 
 
-def revenue_chart(rows: Rows) -> go.Figure:
+def revenue_chart(rows: Rows, span: Span) -> go.Figure:
     currencies = sorted({r["currency"] for r in rows})
     colour = colours(currencies)
-    fig = go.Figure(layout=layout(barmode="group", yaxis_title="revenue"))
+    fig = go.Figure(layout=layout(barmode="group", yaxis_title="revenue", xaxis=day_axis(span)))
     for c in currencies:
         mine = [r for r in rows if r["currency"] == c]
         fig.add_bar(name=c, x=[r["day"] for r in mine], y=[r["revenue"] for r in mine], marker_color=colour[c],
@@ -192,7 +211,7 @@ def revenue_chart(rows: Rows) -> go.Figure:
     return fig
 
 
-def verdicts_chart(rows: Rows) -> go.Figure:
+def verdicts_chart(rows: Rows, span: Span) -> go.Figure:
     """The quarantined share of each event type, stacked by reason: the accepted events would dwarf
     them (at a real rate, one in a hundred is quarantined), so they are in the hover text."""
     types = sorted({r["event_type"] for r in rows}, key=lambda t: -sum(r["events"] for r in rows if r["event_type"] == t))
@@ -212,16 +231,17 @@ def verdicts_chart(rows: Rows) -> go.Figure:
     return fig
 
 
-def completeness_chart(rows: Rows) -> go.Figure:
+def completeness_chart(rows: Rows, span: Span) -> go.Figure:
     low = min((r["completeness_percent"] for r in rows), default=99)
-    fig = go.Figure(layout=layout(yaxis={"title": "% of seq numbers that arrived", "range": [min(low, 99) - 0.5, 100.2]}))
+    fig = go.Figure(layout=layout(xaxis=day_axis(span),
+                                  yaxis={"title": "% of seq numbers that arrived", "range": [min(low, 99) - 0.5, 100.2]}))
     fig.add_scatter(name="completeness", x=[r["day"] for r in rows], y=[r["completeness_percent"] for r in rows],
                     mode="lines+markers", line={"color": PALETTE[0], "width": 2}, marker={"size": 5})
     return fig
 
 
-def freshness_chart(rows: Rows) -> go.Figure:
-    fig = go.Figure(layout=layout(yaxis={"title": "seconds from event to arrival", "type": "log"}))
+def freshness_chart(rows: Rows, span: Span) -> go.Figure:
+    fig = go.Figure(layout=layout(xaxis=day_axis(span), yaxis={"title": "seconds from event to arrival", "type": "log"}))
     for column, name, colour in (("lag_p50_seconds", "median", PALETTE[0]), ("lag_p95_seconds", "95th percentile", PALETTE[1]),
                                  ("lag_p99_seconds", "99th percentile", PALETTE[4])):
         fig.add_scatter(name=name, x=[r["day"] for r in rows], y=[max(r[column], 0.001) for r in rows],
@@ -304,7 +324,7 @@ def render(data: dict[str, Rows], from_day: str, to_day: str, options: Options, 
         rows = data[chart.key]
         about = funnel_about(options) if chart.key == "funnel" else chart.about
         if chart.drawable(rows):
-            body = chart.draw(rows).to_html(full_html=False, include_plotlyjs=False, config=PLOT_CONFIG,
+            body = chart.draw(rows, (from_day, to_day)).to_html(full_html=False, include_plotlyjs=False, config=PLOT_CONFIG,
                                             div_id=f"chart-{chart.key}")
         else:
             body = f'<p class="empty">{html.escape(chart.empty)}</p>'

@@ -21,8 +21,7 @@ WITH parameters AS (
 SELECT
   CAST("timestamp" AS DATE) AS day,
   event_type,
-  count(*) AS events,
-  count(DISTINCT anonymous_id) AS visitors
+  count(*) AS events
 FROM events
 WHERE dt BETWEEN CAST((SELECT from_day FROM parameters) AS VARCHAR) AND CAST(date_add('day', 1, (SELECT to_day FROM parameters)) AS VARCHAR)
     AND CAST("timestamp" AS DATE) BETWEEN (SELECT from_day FROM parameters) AND (SELECT to_day FROM parameters)

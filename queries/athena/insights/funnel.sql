@@ -38,19 +38,27 @@ funnel_steps AS (
     END AS event_type
   FROM UNNEST(split((SELECT steps FROM parameters), ',')) WITH ORDINALITY AS s(event_type, step)
 ),
+-- A person enters the funnel with their first event of step 1 in the range.
+step_1 AS (
+  SELECT ev.person_id, min(ev."timestamp") AS entered_at, min(ev."timestamp") AS reached_at,
+    min(s.event_type) AS event_type
+  FROM events_stitched AS ev
+  JOIN funnel_steps AS s ON s.event_type = ev.event_type AND s.step = 1
+  WHERE dt BETWEEN CAST((SELECT from_day FROM parameters) AS VARCHAR) AND CAST(date_add('day', 1, (SELECT to_day FROM parameters)) AS VARCHAR)
+    AND CAST("timestamp" AS DATE) BETWEEN (SELECT from_day FROM parameters) AND (SELECT to_day FROM parameters)
+  GROUP BY ev.person_id
+),
+-- The events of the later steps that can count: those of persons who entered, from their entry
+-- to the end of their window.
 funnel_events AS (
   SELECT ev.person_id, ev."timestamp" AS reached_at, s.step, s.event_type
   FROM events_stitched AS ev
-  JOIN funnel_steps AS s ON s.event_type = ev.event_type
+  JOIN funnel_steps AS s ON s.event_type = ev.event_type AND s.step > 1
+  JOIN step_1 AS p ON p.person_id = ev.person_id
   WHERE dt BETWEEN CAST((SELECT from_day FROM parameters) AS VARCHAR) AND CAST(date_add('day', 1, (SELECT to_day FROM parameters)) AS VARCHAR)
     AND CAST("timestamp" AS DATE) BETWEEN (SELECT from_day FROM parameters) AND (SELECT to_day FROM parameters)
-),
--- A person enters the funnel with their first event of step 1 in the range.
-step_1 AS (
-  SELECT person_id, min(reached_at) AS entered_at, min(reached_at) AS reached_at, min(event_type) AS event_type
-  FROM funnel_events
-  WHERE step = 1
-  GROUP BY person_id
+    AND ev."timestamp" >= p.entered_at
+    AND date_diff('millisecond', p.entered_at, ev."timestamp") <= (SELECT window_seconds FROM parameters) * 1000
 ),
 step_2 AS (
   SELECT p.person_id, p.entered_at, min(f.reached_at) AS reached_at, min(f.event_type) AS event_type
@@ -58,7 +66,6 @@ step_2 AS (
   JOIN funnel_events AS f ON f.person_id = p.person_id
   WHERE f.step = 2
     AND (f.reached_at > p.reached_at OR (f.reached_at = p.reached_at AND f.event_type <> p.event_type))
-    AND f.reached_at <= p.entered_at + (SELECT window_seconds FROM parameters) * INTERVAL '1' SECOND
   GROUP BY p.person_id, p.entered_at
 ),
 step_3 AS (
@@ -67,7 +74,6 @@ step_3 AS (
   JOIN funnel_events AS f ON f.person_id = p.person_id
   WHERE f.step = 3
     AND (f.reached_at > p.reached_at OR (f.reached_at = p.reached_at AND f.event_type <> p.event_type))
-    AND f.reached_at <= p.entered_at + (SELECT window_seconds FROM parameters) * INTERVAL '1' SECOND
   GROUP BY p.person_id, p.entered_at
 ),
 step_4 AS (
@@ -76,7 +82,6 @@ step_4 AS (
   JOIN funnel_events AS f ON f.person_id = p.person_id
   WHERE f.step = 4
     AND (f.reached_at > p.reached_at OR (f.reached_at = p.reached_at AND f.event_type <> p.event_type))
-    AND f.reached_at <= p.entered_at + (SELECT window_seconds FROM parameters) * INTERVAL '1' SECOND
   GROUP BY p.person_id, p.entered_at
 ),
 step_5 AS (
@@ -85,7 +90,6 @@ step_5 AS (
   JOIN funnel_events AS f ON f.person_id = p.person_id
   WHERE f.step = 5
     AND (f.reached_at > p.reached_at OR (f.reached_at = p.reached_at AND f.event_type <> p.event_type))
-    AND f.reached_at <= p.entered_at + (SELECT window_seconds FROM parameters) * INTERVAL '1' SECOND
   GROUP BY p.person_id, p.entered_at
 ),
 step_6 AS (
@@ -94,7 +98,6 @@ step_6 AS (
   JOIN funnel_events AS f ON f.person_id = p.person_id
   WHERE f.step = 6
     AND (f.reached_at > p.reached_at OR (f.reached_at = p.reached_at AND f.event_type <> p.event_type))
-    AND f.reached_at <= p.entered_at + (SELECT window_seconds FROM parameters) * INTERVAL '1' SECOND
   GROUP BY p.person_id, p.entered_at
 ),
 step_7 AS (
@@ -103,7 +106,6 @@ step_7 AS (
   JOIN funnel_events AS f ON f.person_id = p.person_id
   WHERE f.step = 7
     AND (f.reached_at > p.reached_at OR (f.reached_at = p.reached_at AND f.event_type <> p.event_type))
-    AND f.reached_at <= p.entered_at + (SELECT window_seconds FROM parameters) * INTERVAL '1' SECOND
   GROUP BY p.person_id, p.entered_at
 ),
 step_8 AS (
@@ -112,7 +114,6 @@ step_8 AS (
   JOIN funnel_events AS f ON f.person_id = p.person_id
   WHERE f.step = 8
     AND (f.reached_at > p.reached_at OR (f.reached_at = p.reached_at AND f.event_type <> p.event_type))
-    AND f.reached_at <= p.entered_at + (SELECT window_seconds FROM parameters) * INTERVAL '1' SECOND
   GROUP BY p.person_id, p.entered_at
 ),
 reached AS (

@@ -26,21 +26,21 @@ delivered AS (
   FROM events
   WHERE dt BETWEEN CAST((SELECT from_day FROM parameters) AS VARCHAR) AND CAST((SELECT to_day FROM parameters) AS VARCHAR) AND seq IS NOT NULL
   UNION ALL
-  SELECT dt, json_extract_scalar(raw, '$.anonymous_id'), TRY_CAST(json_extract_scalar(raw, '$.seq') AS BIGINT)
+  SELECT DISTINCT dt, json_extract_scalar(raw, '$.anonymous_id'), TRY_CAST(json_extract_scalar(raw, '$.seq') AS BIGINT)
   FROM quarantine
   WHERE dt BETWEEN CAST((SELECT from_day FROM parameters) AS VARCHAR) AND CAST((SELECT to_day FROM parameters) AS VARCHAR) AND raw IS NOT NULL
 ),
 per_browser AS (
-  SELECT dt, anonymous_id, count(DISTINCT seq) AS received, max(seq) - min(seq) + 1 AS expected
+  SELECT dt, count(*) AS received, max(seq) - min(seq) + 1 AS expected
   FROM delivered
   WHERE anonymous_id IS NOT NULL AND seq IS NOT NULL
   GROUP BY dt, anonymous_id
 )
 SELECT
   dt AS day,
-  sum(received) AS received_events,
+  sum(least(received, expected)) AS received_events,
   sum(expected) AS expected_events,
-  round(100 * CAST(sum(received) AS DOUBLE) / sum(expected), 2) AS completeness_percent
+  round(100 * CAST(sum(least(received, expected)) AS DOUBLE) / sum(expected), 2) AS completeness_percent
 FROM per_browser
 GROUP BY dt
 ORDER BY dt;

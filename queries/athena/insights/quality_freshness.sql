@@ -22,17 +22,27 @@
 WITH parameters AS (
   SELECT CAST(? AS DATE) AS from_day,
          CAST(? AS DATE) AS to_day
+),
+lags AS (
+  SELECT
+    dt,
+    count(*) AS events,
+    approx_percentile(date_diff('millisecond', "timestamp", received_at) / 1000E0, ARRAY[0.5, 0.95, 0.99]) AS quantiles,
+    max(date_diff('millisecond', "timestamp", received_at) / 1000E0) AS lag_max_seconds,
+    count_if(date_diff('millisecond', "timestamp", received_at) / 1000E0 > 3600) AS later_than_an_hour,
+    max(received_at) AS last_received_at
+  FROM events
+  WHERE dt BETWEEN CAST((SELECT from_day FROM parameters) AS VARCHAR) AND CAST((SELECT to_day FROM parameters) AS VARCHAR)
+  GROUP BY dt
 )
 SELECT
   dt AS day,
-  count(*) AS events,
-  approx_percentile(date_diff('millisecond', "timestamp", received_at) / 1000E0, 0.5) AS lag_p50_seconds,
-  approx_percentile(date_diff('millisecond', "timestamp", received_at) / 1000E0, 0.95) AS lag_p95_seconds,
-  approx_percentile(date_diff('millisecond', "timestamp", received_at) / 1000E0, 0.99) AS lag_p99_seconds,
-  max(date_diff('millisecond', "timestamp", received_at) / 1000E0) AS lag_max_seconds,
-  count_if(received_at > "timestamp" + INTERVAL '1' HOUR) AS later_than_an_hour,
-  max(received_at) AS last_received_at
-FROM events
-WHERE dt BETWEEN CAST((SELECT from_day FROM parameters) AS VARCHAR) AND CAST((SELECT to_day FROM parameters) AS VARCHAR)
-GROUP BY dt
+  events,
+  quantiles[1] AS lag_p50_seconds,
+  quantiles[2] AS lag_p95_seconds,
+  quantiles[3] AS lag_p99_seconds,
+  lag_max_seconds,
+  later_than_an_hour,
+  last_received_at
+FROM lags
 ORDER BY dt;

@@ -18,10 +18,10 @@
 --   monthly_active_users: persons active in the 30 days ending that day
 
 WITH person_days AS MATERIALIZED (
-  SELECT DISTINCT person_id, CAST("timestamp" AS DATE) AS day
+  SELECT DISTINCT person_id, (DATE '1970-01-01' + CAST(epoch_ms("timestamp") // 86400000 AS INTEGER)) AS day
   FROM events_stitched
   WHERE dt BETWEEN CAST((CAST(getvariable('from_day') AS DATE) + -29) AS VARCHAR) AND CAST((CAST(getvariable('to_day') AS DATE) + 1) AS VARCHAR)
-    AND CAST("timestamp" AS DATE) BETWEEN (CAST(getvariable('from_day') AS DATE) + -29) AND CAST(getvariable('to_day') AS DATE)
+    AND (DATE '1970-01-01' + CAST(epoch_ms("timestamp") // 86400000 AS INTEGER)) BETWEEN (CAST(getvariable('from_day') AS DATE) + -29) AND CAST(getvariable('to_day') AS DATE)
 ),
 -- A person active on `day` is counted in the rolling windows of the days that follow, until the
 -- window has passed or their next active day takes over: one interval per active day, so each

@@ -15,12 +15,11 @@
 --   visitors: distinct anonymous_ids
 
 SELECT
-  CAST("timestamp" AS DATE) AS day,
+  (DATE '1970-01-01' + CAST(epoch_ms("timestamp") // 86400000 AS INTEGER)) AS day,
   event_type,
-  count(*) AS events,
-  count(DISTINCT anonymous_id) AS visitors
+  count(*) AS events
 FROM events
 WHERE dt BETWEEN CAST(CAST(getvariable('from_day') AS DATE) AS VARCHAR) AND CAST((CAST(getvariable('to_day') AS DATE) + 1) AS VARCHAR)
-    AND CAST("timestamp" AS DATE) BETWEEN CAST(getvariable('from_day') AS DATE) AND CAST(getvariable('to_day') AS DATE)
+    AND (DATE '1970-01-01' + CAST(epoch_ms("timestamp") // 86400000 AS INTEGER)) BETWEEN CAST(getvariable('from_day') AS DATE) AND CAST(getvariable('to_day') AS DATE)
 GROUP BY 1, 2
 ORDER BY day, events DESC, event_type;

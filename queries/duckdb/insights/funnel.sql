@@ -33,19 +33,27 @@ WITH funnel_steps AS (
     END AS event_type
   FROM UNNEST(split(CAST(getvariable('steps') AS VARCHAR), ',')) WITH ORDINALITY AS s(event_type, step)
 ),
+-- A person enters the funnel with their first event of step 1 in the range.
+step_1 AS MATERIALIZED (
+  SELECT ev.person_id, min(ev."timestamp") AS entered_at, min(ev."timestamp") AS reached_at,
+    min(s.event_type) AS event_type
+  FROM events_stitched AS ev
+  JOIN funnel_steps AS s ON s.event_type = ev.event_type AND s.step = 1
+  WHERE dt BETWEEN CAST(CAST(getvariable('from_day') AS DATE) AS VARCHAR) AND CAST((CAST(getvariable('to_day') AS DATE) + 1) AS VARCHAR)
+    AND (DATE '1970-01-01' + CAST(epoch_ms("timestamp") // 86400000 AS INTEGER)) BETWEEN CAST(getvariable('from_day') AS DATE) AND CAST(getvariable('to_day') AS DATE)
+  GROUP BY ev.person_id
+),
+-- The events of the later steps that can count: those of persons who entered, from their entry
+-- to the end of their window.
 funnel_events AS MATERIALIZED (
   SELECT ev.person_id, ev."timestamp" AS reached_at, s.step, s.event_type
   FROM events_stitched AS ev
-  JOIN funnel_steps AS s ON s.event_type = ev.event_type
+  JOIN funnel_steps AS s ON s.event_type = ev.event_type AND s.step > 1
+  JOIN step_1 AS p ON p.person_id = ev.person_id
   WHERE dt BETWEEN CAST(CAST(getvariable('from_day') AS DATE) AS VARCHAR) AND CAST((CAST(getvariable('to_day') AS DATE) + 1) AS VARCHAR)
-    AND CAST("timestamp" AS DATE) BETWEEN CAST(getvariable('from_day') AS DATE) AND CAST(getvariable('to_day') AS DATE)
-),
--- A person enters the funnel with their first event of step 1 in the range.
-step_1 AS (
-  SELECT person_id, min(reached_at) AS entered_at, min(reached_at) AS reached_at, min(event_type) AS event_type
-  FROM funnel_events
-  WHERE step = 1
-  GROUP BY person_id
+    AND (DATE '1970-01-01' + CAST(epoch_ms("timestamp") // 86400000 AS INTEGER)) BETWEEN CAST(getvariable('from_day') AS DATE) AND CAST(getvariable('to_day') AS DATE)
+    AND ev."timestamp" >= p.entered_at
+    AND (epoch_ms(ev."timestamp") - epoch_ms(p.entered_at)) <= CAST(getvariable('window_seconds') AS BIGINT) * 1000
 ),
 step_2 AS (
   SELECT p.person_id, p.entered_at, min(f.reached_at) AS reached_at, min(f.event_type) AS event_type
@@ -53,7 +61,6 @@ step_2 AS (
   JOIN funnel_events AS f ON f.person_id = p.person_id
   WHERE f.step = 2
     AND (f.reached_at > p.reached_at OR (f.reached_at = p.reached_at AND f.event_type <> p.event_type))
-    AND f.reached_at <= p.entered_at + CAST(getvariable('window_seconds') AS BIGINT) * INTERVAL '1' SECOND
   GROUP BY p.person_id, p.entered_at
 ),
 step_3 AS (
@@ -62,7 +69,6 @@ step_3 AS (
   JOIN funnel_events AS f ON f.person_id = p.person_id
   WHERE f.step = 3
     AND (f.reached_at > p.reached_at OR (f.reached_at = p.reached_at AND f.event_type <> p.event_type))
-    AND f.reached_at <= p.entered_at + CAST(getvariable('window_seconds') AS BIGINT) * INTERVAL '1' SECOND
   GROUP BY p.person_id, p.entered_at
 ),
 step_4 AS (
@@ -71,7 +77,6 @@ step_4 AS (
   JOIN funnel_events AS f ON f.person_id = p.person_id
   WHERE f.step = 4
     AND (f.reached_at > p.reached_at OR (f.reached_at = p.reached_at AND f.event_type <> p.event_type))
-    AND f.reached_at <= p.entered_at + CAST(getvariable('window_seconds') AS BIGINT) * INTERVAL '1' SECOND
   GROUP BY p.person_id, p.entered_at
 ),
 step_5 AS (
@@ -80,7 +85,6 @@ step_5 AS (
   JOIN funnel_events AS f ON f.person_id = p.person_id
   WHERE f.step = 5
     AND (f.reached_at > p.reached_at OR (f.reached_at = p.reached_at AND f.event_type <> p.event_type))
-    AND f.reached_at <= p.entered_at + CAST(getvariable('window_seconds') AS BIGINT) * INTERVAL '1' SECOND
   GROUP BY p.person_id, p.entered_at
 ),
 step_6 AS (
@@ -89,7 +93,6 @@ step_6 AS (
   JOIN funnel_events AS f ON f.person_id = p.person_id
   WHERE f.step = 6
     AND (f.reached_at > p.reached_at OR (f.reached_at = p.reached_at AND f.event_type <> p.event_type))
-    AND f.reached_at <= p.entered_at + CAST(getvariable('window_seconds') AS BIGINT) * INTERVAL '1' SECOND
   GROUP BY p.person_id, p.entered_at
 ),
 step_7 AS (
@@ -98,7 +101,6 @@ step_7 AS (
   JOIN funnel_events AS f ON f.person_id = p.person_id
   WHERE f.step = 7
     AND (f.reached_at > p.reached_at OR (f.reached_at = p.reached_at AND f.event_type <> p.event_type))
-    AND f.reached_at <= p.entered_at + CAST(getvariable('window_seconds') AS BIGINT) * INTERVAL '1' SECOND
   GROUP BY p.person_id, p.entered_at
 ),
 step_8 AS (
@@ -107,25 +109,24 @@ step_8 AS (
   JOIN funnel_events AS f ON f.person_id = p.person_id
   WHERE f.step = 8
     AND (f.reached_at > p.reached_at OR (f.reached_at = p.reached_at AND f.event_type <> p.event_type))
-    AND f.reached_at <= p.entered_at + CAST(getvariable('window_seconds') AS BIGINT) * INTERVAL '1' SECOND
   GROUP BY p.person_id, p.entered_at
 ),
 reached AS (
-  SELECT 1 AS step, count(*) AS persons, quantile_disc(date_diff('millisecond', entered_at, reached_at) / 1000E0, 0.5) AS median_seconds_from_entry FROM step_1
+  SELECT 1 AS step, count(*) AS persons, quantile_disc((epoch_ms(reached_at) - epoch_ms(entered_at)) / 1000E0, 0.5) AS median_seconds_from_entry FROM step_1
   UNION ALL
-  SELECT 2 AS step, count(*) AS persons, quantile_disc(date_diff('millisecond', entered_at, reached_at) / 1000E0, 0.5) AS median_seconds_from_entry FROM step_2
+  SELECT 2 AS step, count(*) AS persons, quantile_disc((epoch_ms(reached_at) - epoch_ms(entered_at)) / 1000E0, 0.5) AS median_seconds_from_entry FROM step_2
   UNION ALL
-  SELECT 3 AS step, count(*) AS persons, quantile_disc(date_diff('millisecond', entered_at, reached_at) / 1000E0, 0.5) AS median_seconds_from_entry FROM step_3
+  SELECT 3 AS step, count(*) AS persons, quantile_disc((epoch_ms(reached_at) - epoch_ms(entered_at)) / 1000E0, 0.5) AS median_seconds_from_entry FROM step_3
   UNION ALL
-  SELECT 4 AS step, count(*) AS persons, quantile_disc(date_diff('millisecond', entered_at, reached_at) / 1000E0, 0.5) AS median_seconds_from_entry FROM step_4
+  SELECT 4 AS step, count(*) AS persons, quantile_disc((epoch_ms(reached_at) - epoch_ms(entered_at)) / 1000E0, 0.5) AS median_seconds_from_entry FROM step_4
   UNION ALL
-  SELECT 5 AS step, count(*) AS persons, quantile_disc(date_diff('millisecond', entered_at, reached_at) / 1000E0, 0.5) AS median_seconds_from_entry FROM step_5
+  SELECT 5 AS step, count(*) AS persons, quantile_disc((epoch_ms(reached_at) - epoch_ms(entered_at)) / 1000E0, 0.5) AS median_seconds_from_entry FROM step_5
   UNION ALL
-  SELECT 6 AS step, count(*) AS persons, quantile_disc(date_diff('millisecond', entered_at, reached_at) / 1000E0, 0.5) AS median_seconds_from_entry FROM step_6
+  SELECT 6 AS step, count(*) AS persons, quantile_disc((epoch_ms(reached_at) - epoch_ms(entered_at)) / 1000E0, 0.5) AS median_seconds_from_entry FROM step_6
   UNION ALL
-  SELECT 7 AS step, count(*) AS persons, quantile_disc(date_diff('millisecond', entered_at, reached_at) / 1000E0, 0.5) AS median_seconds_from_entry FROM step_7
+  SELECT 7 AS step, count(*) AS persons, quantile_disc((epoch_ms(reached_at) - epoch_ms(entered_at)) / 1000E0, 0.5) AS median_seconds_from_entry FROM step_7
   UNION ALL
-  SELECT 8 AS step, count(*) AS persons, quantile_disc(date_diff('millisecond', entered_at, reached_at) / 1000E0, 0.5) AS median_seconds_from_entry FROM step_8
+  SELECT 8 AS step, count(*) AS persons, quantile_disc((epoch_ms(reached_at) - epoch_ms(entered_at)) / 1000E0, 0.5) AS median_seconds_from_entry FROM step_8
 )
 SELECT
   s.step,

@@ -22,21 +22,21 @@ WITH delivered AS (
   FROM events
   WHERE dt BETWEEN CAST(CAST(getvariable('from_day') AS DATE) AS VARCHAR) AND CAST(CAST(getvariable('to_day') AS DATE) AS VARCHAR) AND seq IS NOT NULL
   UNION ALL
-  SELECT dt, json_extract_string(raw, '$.anonymous_id'), TRY_CAST(json_extract_string(raw, '$.seq') AS BIGINT)
+  SELECT DISTINCT dt, json_extract_string(raw, '$.anonymous_id'), TRY_CAST(json_extract_string(raw, '$.seq') AS BIGINT)
   FROM quarantine
   WHERE dt BETWEEN CAST(CAST(getvariable('from_day') AS DATE) AS VARCHAR) AND CAST(CAST(getvariable('to_day') AS DATE) AS VARCHAR) AND raw IS NOT NULL
 ),
 per_browser AS (
-  SELECT dt, anonymous_id, count(DISTINCT seq) AS received, max(seq) - min(seq) + 1 AS expected
+  SELECT dt, count(*) AS received, max(seq) - min(seq) + 1 AS expected
   FROM delivered
   WHERE anonymous_id IS NOT NULL AND seq IS NOT NULL
   GROUP BY dt, anonymous_id
 )
 SELECT
   dt AS day,
-  sum(received) AS received_events,
+  sum(least(received, expected)) AS received_events,
   sum(expected) AS expected_events,
-  round(100 * CAST(sum(received) AS DOUBLE) / sum(expected), 2) AS completeness_percent
+  round(100 * CAST(sum(least(received, expected)) AS DOUBLE) / sum(expected), 2) AS completeness_percent
 FROM per_browser
 GROUP BY dt
 ORDER BY dt;

@@ -19,16 +19,26 @@
 --   later_than_an_hour: events that arrived more than an hour after they happened
 --   last_received_at: the newest arrival of the day
 
+WITH lags AS (
+  SELECT
+    dt,
+    count(*) AS events,
+    quantile_disc((epoch_ms(received_at) - epoch_ms("timestamp")) / 1000E0, ARRAY[0.5, 0.95, 0.99]) AS quantiles,
+    max((epoch_ms(received_at) - epoch_ms("timestamp")) / 1000E0) AS lag_max_seconds,
+    count_if((epoch_ms(received_at) - epoch_ms("timestamp")) / 1000E0 > 3600) AS later_than_an_hour,
+    max(received_at) AS last_received_at
+  FROM events
+  WHERE dt BETWEEN CAST(CAST(getvariable('from_day') AS DATE) AS VARCHAR) AND CAST(CAST(getvariable('to_day') AS DATE) AS VARCHAR)
+  GROUP BY dt
+)
 SELECT
   dt AS day,
-  count(*) AS events,
-  quantile_disc(date_diff('millisecond', "timestamp", received_at) / 1000E0, 0.5) AS lag_p50_seconds,
-  quantile_disc(date_diff('millisecond', "timestamp", received_at) / 1000E0, 0.95) AS lag_p95_seconds,
-  quantile_disc(date_diff('millisecond', "timestamp", received_at) / 1000E0, 0.99) AS lag_p99_seconds,
-  max(date_diff('millisecond', "timestamp", received_at) / 1000E0) AS lag_max_seconds,
-  count_if(received_at > "timestamp" + INTERVAL '1' HOUR) AS later_than_an_hour,
-  max(received_at) AS last_received_at
-FROM events
-WHERE dt BETWEEN CAST(CAST(getvariable('from_day') AS DATE) AS VARCHAR) AND CAST(CAST(getvariable('to_day') AS DATE) AS VARCHAR)
-GROUP BY dt
+  events,
+  quantiles[1] AS lag_p50_seconds,
+  quantiles[2] AS lag_p95_seconds,
+  quantiles[3] AS lag_p99_seconds,
+  lag_max_seconds,
+  later_than_an_hour,
+  last_received_at
+FROM lags
 ORDER BY dt;

@@ -21,9 +21,9 @@
 --   retained_percent: active_persons of cohort_persons
 
 WITH person_weeks AS MATERIALIZED (
-  SELECT DISTINCT person_id, date_trunc('week', CAST("timestamp" AS DATE)) AS week
+  SELECT DISTINCT person_id, date_trunc('week', (DATE '1970-01-01' + CAST(epoch_ms("timestamp") // 86400000 AS INTEGER))) AS week
   FROM events_stitched
-  WHERE dt <= CAST((CAST(getvariable('to_day') AS DATE) + 1) AS VARCHAR) AND CAST("timestamp" AS DATE) <= CAST(getvariable('to_day') AS DATE)
+  WHERE dt <= CAST((CAST(getvariable('to_day') AS DATE) + 1) AS VARCHAR) AND (DATE '1970-01-01' + CAST(epoch_ms("timestamp") // 86400000 AS INTEGER)) <= CAST(getvariable('to_day') AS DATE)
 ),
 cohorts AS (
   SELECT person_id, min(week) AS cohort_week

@@ -26,11 +26,11 @@ WITH orders AS (
     min_by(total, "timestamp") AS total
   FROM checkout_completed
   WHERE dt BETWEEN CAST(CAST(getvariable('from_day') AS DATE) AS VARCHAR) AND CAST((CAST(getvariable('to_day') AS DATE) + 1) AS VARCHAR)
-    AND CAST("timestamp" AS DATE) BETWEEN CAST(getvariable('from_day') AS DATE) AND CAST(getvariable('to_day') AS DATE)
+    AND (DATE '1970-01-01' + CAST(epoch_ms("timestamp") // 86400000 AS INTEGER)) BETWEEN CAST(getvariable('from_day') AS DATE) AND CAST(getvariable('to_day') AS DATE)
   GROUP BY coalesce(order_id, event_id)
 )
 SELECT
-  CAST(ordered_at AS DATE) AS day,
+  (DATE '1970-01-01' + CAST(epoch_ms(ordered_at) // 86400000 AS INTEGER)) AS day,
   currency,
   count(*) AS orders,
   round(sum(total), 2) AS revenue,

@@ -23,13 +23,13 @@ SELECT
   max_by(person_id, "timestamp") AS person_id,
   min("timestamp") AS started_at,
   max("timestamp") AS ended_at,
-  date_diff('millisecond', min("timestamp"), max("timestamp")) / 1000E0 AS duration_seconds,
+  (epoch_ms(max("timestamp")) - epoch_ms(min("timestamp"))) / 1000E0 AS duration_seconds,
   count(*) AS events,
   count_if(event_type = 'page_viewed') AS page_views,
   min_by(page_url, "timestamp") FILTER (WHERE page_url IS NOT NULL) AS entry_page,
   max_by(page_url, "timestamp") FILTER (WHERE page_url IS NOT NULL) AS exit_page,
   min_by(page_referrer, "timestamp") FILTER (WHERE page_url IS NOT NULL) AS referrer,
-  CAST(min("timestamp") AS DATE) AS started_on
+  (DATE '1970-01-01' + CAST(epoch_ms(min("timestamp")) // 86400000 AS INTEGER)) AS started_on
 FROM events_stitched
 WHERE session_id IS NOT NULL
 GROUP BY session_id;

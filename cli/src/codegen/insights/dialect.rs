@@ -38,6 +38,37 @@ impl Engine {
         }
     }
 
+    /// Several quantiles of `expr` at once, as an array (one sort instead of one per quantile).
+    pub fn percentiles(self, expr: &str, ps: &[&str]) -> String {
+        let ps = ps.join(", ");
+        match self {
+            Engine::DuckDb => format!("quantile_disc({expr}, ARRAY[{ps}])"),
+            Engine::Athena => format!("approx_percentile({expr}, ARRAY[{ps}])"),
+        }
+    }
+
+    /// The UTC day (a DATE) of a timestamp column.
+    pub fn utc_day(self, ts: &str) -> String {
+        match self {
+            // Casting a TIMESTAMPTZ goes through the time zone library, row by row: five times
+            // slower than this arithmetic on its epoch milliseconds, which is UTC whatever the
+            // session's time zone.
+            Engine::DuckDb => {
+                format!("(DATE '1970-01-01' + CAST(epoch_ms({ts}) // 86400000 AS INTEGER))")
+            }
+            Engine::Athena => format!("CAST({ts} AS DATE)"),
+        }
+    }
+
+    /// Milliseconds from timestamp `from` to timestamp `to`, as a BIGINT.
+    pub fn millis_between(self, from: &str, to: &str) -> String {
+        match self {
+            // date_diff on TIMESTAMPTZ also takes the time zone library's path: 15 times slower.
+            Engine::DuckDb => format!("(epoch_ms({to}) - epoch_ms({from}))"),
+            Engine::Athena => format!("date_diff('millisecond', {from}, {to})"),
+        }
+    }
+
     /// An expression that stops the query with `message`, evaluated only where it is reached.
     pub fn fail(self, message: &str) -> String {
         let message = message.replace('\'', "''");

@@ -8,6 +8,7 @@ use super::dialect::Engine;
 /// Conditions (for a WHERE) on `events`-shaped rows: event day from `$from_day - days_before`
 /// to `$to_day`, both included.
 pub fn event_days(e: Engine, days_before: i32) -> String {
+    let day = e.utc_day("\"timestamp\"");
     let from = if days_before == 0 {
         "$from_day".to_string()
     } else {
@@ -15,7 +16,7 @@ pub fn event_days(e: Engine, days_before: i32) -> String {
     };
     format!(
         "dt BETWEEN CAST({from} AS VARCHAR) AND CAST({to_next} AS VARCHAR)\n    \
-         AND CAST(\"timestamp\" AS DATE) BETWEEN {from} AND $to_day",
+         AND {day} BETWEEN {from} AND $to_day",
         to_next = e.add_days("$to_day", 1),
     )
 }

@@ -26,25 +26,35 @@ pub fn funnel(e: Engine) -> String {
     END AS event_type
   FROM UNNEST(split($steps, ',')) WITH ORDINALITY AS s(event_type, step)
 ),
+-- A person enters the funnel with their first event of step 1 in the range.
+step_1 {materialized} (
+  SELECT ev.person_id, min(ev.\"timestamp\") AS entered_at, min(ev.\"timestamp\") AS reached_at,
+    min(s.event_type) AS event_type
+  FROM events_stitched AS ev
+  JOIN funnel_steps AS s ON s.event_type = ev.event_type AND s.step = 1
+  WHERE {range}
+  GROUP BY ev.person_id
+),
+-- The events of the later steps that can count: those of persons who entered, from their entry
+-- to the end of their window.
 funnel_events {materialized} (
   SELECT ev.person_id, ev.\"timestamp\" AS reached_at, s.step, s.event_type
   FROM events_stitched AS ev
-  JOIN funnel_steps AS s ON s.event_type = ev.event_type
+  JOIN funnel_steps AS s ON s.event_type = ev.event_type AND s.step > 1
+  JOIN step_1 AS p ON p.person_id = ev.person_id
   WHERE {range}
-),
--- A person enters the funnel with their first event of step 1 in the range.
-step_1 AS (
-  SELECT person_id, min(reached_at) AS entered_at, min(reached_at) AS reached_at, min(event_type) AS event_type
-  FROM funnel_events
-  WHERE step = 1
-  GROUP BY person_id
+    AND ev.\"timestamp\" >= p.entered_at
+    AND {since_entry} <= $window_seconds * 1000
 )",
         too_many = e.fail(&format!(
             "a funnel has at most {MAX_STEPS} steps: shorten the steps parameter"
         )),
-        empty = e.fail("the steps parameter has an empty event type: list event types separated by commas"),
+        empty = e.fail(
+            "the steps parameter has an empty event type: list event types separated by commas"
+        ),
         materialized = e.materialized(),
         range = event_days(e, 0),
+        since_entry = e.millis_between("p.entered_at", "ev.\"timestamp\""),
     );
     for step in 2..=MAX_STEPS {
         let before = step - 1;
@@ -57,7 +67,6 @@ step_{step} AS (
   JOIN funnel_events AS f ON f.person_id = p.person_id
   WHERE f.step = {step}
     AND (f.reached_at > p.reached_at OR (f.reached_at = p.reached_at AND f.event_type <> p.event_type))
-    AND f.reached_at <= p.entered_at + $window_seconds * INTERVAL '1' SECOND
   GROUP BY p.person_id, p.entered_at
 )"
         );
@@ -67,7 +76,7 @@ step_{step} AS (
         .map(|step| {
             format!(
                 "  SELECT {step} AS step, count(*) AS persons, {median} AS median_seconds_from_entry FROM step_{step}",
-                median = e.percentile("date_diff('millisecond', entered_at, reached_at) / 1000E0", "0.5")
+                median = e.percentile(&format!("{} / 1000E0", e.millis_between("entered_at", "reached_at")), "0.5")
             )
         })
         .collect();

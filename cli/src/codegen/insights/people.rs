@@ -34,39 +34,42 @@ LEFT JOIN identities AS i ON i.anonymous_id = e.anonymous_id"
 }
 
 /// One row per SDK session.
-pub fn sessions(_: Engine) -> String {
-    "CREATE OR REPLACE VIEW sessions AS
+pub fn sessions(e: Engine) -> String {
+    format!(
+        "CREATE OR REPLACE VIEW sessions AS
 SELECT
   session_id,
   min(anonymous_id) AS anonymous_id,
   max_by(person_id, \"timestamp\") AS person_id,
   min(\"timestamp\") AS started_at,
   max(\"timestamp\") AS ended_at,
-  date_diff('millisecond', min(\"timestamp\"), max(\"timestamp\")) / 1000E0 AS duration_seconds,
+  {duration} / 1000E0 AS duration_seconds,
   count(*) AS events,
   count_if(event_type = 'page_viewed') AS page_views,
   min_by(page_url, \"timestamp\") FILTER (WHERE page_url IS NOT NULL) AS entry_page,
   max_by(page_url, \"timestamp\") FILTER (WHERE page_url IS NOT NULL) AS exit_page,
   min_by(page_referrer, \"timestamp\") FILTER (WHERE page_url IS NOT NULL) AS referrer,
-  CAST(min(\"timestamp\") AS DATE) AS started_on
+  {started_on} AS started_on
 FROM events_stitched
 WHERE session_id IS NOT NULL
-GROUP BY session_id"
-        .to_string()
+GROUP BY session_id",
+        duration = e.millis_between("min(\"timestamp\")", "max(\"timestamp\")"),
+        started_on = e.utc_day("min(\"timestamp\")"),
+    )
 }
 
 /// Events per event day and type.
 pub fn events_per_day(e: Engine) -> String {
     format!(
         "SELECT
-  CAST(\"timestamp\" AS DATE) AS day,
+  {day} AS day,
   event_type,
-  count(*) AS events,
-  count(DISTINCT anonymous_id) AS visitors
+  count(*) AS events
 FROM events
 WHERE {range}
 GROUP BY 1, 2
 ORDER BY day, events DESC, event_type",
+        day = e.utc_day("\"timestamp\""),
         range = event_days(e, 0)
     )
 }
@@ -81,7 +84,7 @@ pub fn active_users(e: Engine) -> String {
     };
     format!(
         "WITH person_days {materialized} (
-  SELECT DISTINCT person_id, CAST(\"timestamp\" AS DATE) AS day
+  SELECT DISTINCT person_id, {day} AS day
   FROM events_stitched
   WHERE {range}
 ),
@@ -126,6 +129,7 @@ LEFT JOIN daily AS d ON d.day = c.day
 LEFT JOIN rolling AS r ON r.day = c.day
 ORDER BY c.day",
         materialized = e.materialized(),
+        day = e.utc_day("\"timestamp\""),
         range = event_days(e, 29),
         weekly_end = ends(7),
         monthly_end = ends(30),
@@ -138,9 +142,9 @@ ORDER BY c.day",
 pub fn retention(e: Engine) -> String {
     format!(
         "WITH person_weeks {materialized} (
-  SELECT DISTINCT person_id, date_trunc('week', CAST(\"timestamp\" AS DATE)) AS week
+  SELECT DISTINCT person_id, date_trunc('week', {day}) AS week
   FROM events_stitched
-  WHERE dt <= CAST({to_next} AS VARCHAR) AND CAST(\"timestamp\" AS DATE) <= $to_day
+  WHERE dt <= CAST({to_next} AS VARCHAR) AND {day} <= $to_day
 ),
 cohorts AS (
   SELECT person_id, min(week) AS cohort_week
@@ -173,6 +177,7 @@ JOIN weeks AS w ON w.week >= s.cohort_week
 LEFT JOIN active AS a ON a.cohort_week = s.cohort_week AND a.week = w.week
 ORDER BY s.cohort_week, week_number",
         materialized = e.materialized(),
+        day = e.utc_day("\"timestamp\""),
         to_next = e.add_days("$to_day", 1),
     )
 }

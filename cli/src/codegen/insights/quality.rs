@@ -41,6 +41,10 @@ ORDER BY event_type, verdict <> 'accepted', events DESC, verdict",
 
 /// Delivery completeness per arrival day: of the events each browser numbered (`seq`, from its
 /// lowest to its highest that day), how many arrived, accepted or quarantined.
+///
+/// The lake holds one row per accepted event, so accepted rows are counted as they are (a
+/// distinct count per browser would cost several times the whole query); the quarantine keeps
+/// the copies a retry sent, so its numbers are made distinct first.
 pub fn completeness(e: Engine) -> String {
     format!(
         "WITH delivered AS (
@@ -48,21 +52,21 @@ pub fn completeness(e: Engine) -> String {
   FROM events
   WHERE {range} AND seq IS NOT NULL
   UNION ALL
-  SELECT dt, {anonymous_id}, TRY_CAST({seq} AS BIGINT)
+  SELECT DISTINCT dt, {anonymous_id}, TRY_CAST({seq} AS BIGINT)
   FROM quarantine
   WHERE {range} AND raw IS NOT NULL
 ),
 per_browser AS (
-  SELECT dt, anonymous_id, count(DISTINCT seq) AS received, max(seq) - min(seq) + 1 AS expected
+  SELECT dt, count(*) AS received, max(seq) - min(seq) + 1 AS expected
   FROM delivered
   WHERE anonymous_id IS NOT NULL AND seq IS NOT NULL
   GROUP BY dt, anonymous_id
 )
 SELECT
   dt AS day,
-  sum(received) AS received_events,
+  sum(least(received, expected)) AS received_events,
   sum(expected) AS expected_events,
-  round(100 * CAST(sum(received) AS DOUBLE) / sum(expected), 2) AS completeness_percent
+  round(100 * CAST(sum(least(received, expected)) AS DOUBLE) / sum(expected), 2) AS completeness_percent
 FROM per_browser
 GROUP BY dt
 ORDER BY dt",
@@ -74,24 +78,35 @@ ORDER BY dt",
 
 /// Arrival lag per arrival day: how long events took from happening to reaching the pipeline.
 pub fn freshness(e: Engine) -> String {
-    let lag = "date_diff('millisecond', \"timestamp\", received_at) / 1000E0";
+    let lag = format!(
+        "{} / 1000E0",
+        e.millis_between("\"timestamp\"", "received_at")
+    );
     format!(
-        "SELECT
+        "WITH lags AS (
+  SELECT
+    dt,
+    count(*) AS events,
+    {quantiles} AS quantiles,
+    max({lag}) AS lag_max_seconds,
+    count_if({lag} > 3600) AS later_than_an_hour,
+    max(received_at) AS last_received_at
+  FROM events
+  WHERE {range}
+  GROUP BY dt
+)
+SELECT
   dt AS day,
-  count(*) AS events,
-  {p50} AS lag_p50_seconds,
-  {p95} AS lag_p95_seconds,
-  {p99} AS lag_p99_seconds,
-  max({lag}) AS lag_max_seconds,
-  count_if(received_at > \"timestamp\" + INTERVAL '1' HOUR) AS later_than_an_hour,
-  max(received_at) AS last_received_at
-FROM events
-WHERE {range}
-GROUP BY dt
+  events,
+  quantiles[1] AS lag_p50_seconds,
+  quantiles[2] AS lag_p95_seconds,
+  quantiles[3] AS lag_p99_seconds,
+  lag_max_seconds,
+  later_than_an_hour,
+  last_received_at
+FROM lags
 ORDER BY dt",
-        p50 = e.percentile(lag, "0.5"),
-        p95 = e.percentile(lag, "0.95"),
-        p99 = e.percentile(lag, "0.99"),
+        quantiles = e.percentiles(&lag, &["0.5", "0.95", "0.99"]),
         range = arrival_days(),
     )
 }

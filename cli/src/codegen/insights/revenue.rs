@@ -22,7 +22,7 @@ pub fn revenue(e: Engine) -> String {
   GROUP BY coalesce(order_id, event_id)
 )
 SELECT
-  CAST(ordered_at AS DATE) AS day,
+  {day} AS day,
   currency,
   count(*) AS orders,
   round(sum(total), 2) AS revenue,
@@ -30,6 +30,7 @@ SELECT
 FROM orders
 GROUP BY 1, 2
 ORDER BY day, currency",
+        day = e.utc_day("ordered_at"),
         range = event_days(e, 0)
     )
 }
