@@ -162,6 +162,7 @@ def generate(workdir: Path, days: int, events_per_day: int, seed: int) -> Path:
     """The lake under `workdir/lake/`, from the cache when its parameters match; returns workdir."""
     import duckdb
     from deltalake import Field, Schema, convert_to_deltalake
+    from deltalake.schema import PrimitiveType
 
     stamp = workdir / "lake.json"
     params = {"version": GENERATOR_VERSION, "days": days, "events_per_day": events_per_day, "seed": seed}
@@ -186,7 +187,7 @@ def generate(workdir: Path, days: int, events_per_day: int, seed: int) -> Path:
     # delta-rs logs a warning per string column it keeps no statistics for; they say nothing here.
     os.environ.setdefault("RUST_LOG", "error")
     for table in ("events", "quarantine"):
-        convert_to_deltalake(str(workdir / "lake" / table), partition_by=Schema([Field("dt", "string")]),
+        convert_to_deltalake(str(workdir / "lake" / table), partition_by=Schema([Field("dt", PrimitiveType("string"))]),
                              partition_strategy="hive")
     stamp.write_text(json.dumps(params))
     return workdir

@@ -102,7 +102,7 @@ def section(con: duckdb.DuckDBPyConnection, from_day: str, to_day: str, options:
             count = con.execute(f"SELECT count(*) FROM {name}").fetchone()
             parts += [f"On the demo data: {count[0] if count else 0:,} rows; the first ones:", "", table(rows)]
         else:
-            params = dict(span)
+            params: dict[str, str | int] = dict(span)
             if name == "funnel":
                 params |= {"steps": options.steps, "window_seconds": options.window_seconds}
             shown = ", ".join(f"{k} = {v!r}" for k, v in params.items())

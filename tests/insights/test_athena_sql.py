@@ -19,7 +19,7 @@ INSIGHTS = sorted((ATHENA / "insights").glob("*.sql"))
 TRINO_FUNCTIONS = {
     "approx_percentile", "avg", "cast", "coalesce", "count", "count_if", "date_add", "date_diff",
     "date_trunc", "fail", "first_value", "json_extract", "json_extract_scalar", "json_format", "lag",
-    "lead", "max", "max_by", "min", "min_by", "nullif", "round", "sequence", "split", "sum", "trim",
+    "lead", "least", "max", "max_by", "min", "min_by", "nullif", "round", "sequence", "split", "sum", "trim",
     "try_cast", "unnest",
 }
 

@@ -1,8 +1,11 @@
 //! The funnel: how many persons went through an ordered list of event types within a window.
 //!
-//! One CTE per step, each a join of the persons who reached the step before with the events of
-//! this step, then a group by: set-based work both engines spread over their cores, where a
-//! sequence match per person (a fold over each person's events) would run one person at a time.
+//! Step 1 is each person's first event of its type in the range; the later steps' candidate
+//! events (those of persons who entered, inside their window) are gathered once. Then one CTE
+//! per step joins the persons who reached the step before with the events of this step and
+//! groups: set-based work both engines spread over their cores, where a sequence match per
+//! person (a fold over each person's events: DuckDB's list_reduce ran 16 times slower on two
+//! days of benchmark events) would go one person at a time.
 //! The steps come from a parameter, so the query has a CTE for every step up to `MAX_STEPS`;
 //! the ones past the funnel's length match no event.
 

@@ -1,5 +1,9 @@
 //! Data quality: what was accepted and what quarantined, delivery completeness, arrival lag.
 //! These read arrival days (`dt`): they describe what the pipeline received each day.
+//!
+//! Bot share is not here yet: the lake has no bot verdict until ingest writes `is_bot` and
+//! `bot_reason` (the traffic issue). It belongs here as one more query, the share of `is_bot`
+//! events per `dt` and `bot_reason`, with a `Need` on those columns.
 
 use super::dialect::Engine;
 use super::filters::arrival_days;
