@@ -23,10 +23,11 @@ export DRIFTLESS_FUNCTIONS_URL ?= http://127.0.0.1:$(LAMBDA_PORT)
 export DRIFTLESS_MOTO_URL ?= $(AWS_ENDPOINT_URL)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help demo test test-rust test-python test-python-client test-sdk test-shop test-schema lint bench build deploy dev stack-up stack-down deps lock clean
+.PHONY: help demo report test test-rust test-python test-python-client test-sdk test-shop test-schema lint bench build deploy dev stack-up stack-down deps lock clean
 
 help:
 	@echo "make demo    run the whole pipeline locally and show what landed"
+	@echo "make report  the insights report (HTML) of the lake: REPORT_ARGS=\"--bucket B --from D --to D -o F\""
 	@echo "make test    run every test suite (starts and stops the local stack)"
 	@echo "make bench   benchmarks, with ratios against a peer measured in the same run"
 	@echo "make dev     the example shop (examples/shop) against the local stack, rebuilt on change"
@@ -84,6 +85,12 @@ stack-down:
 
 demo: stack-up
 	$(PY) scripts/demo.py
+
+# The insights report (scripts/report.py) of a Delta lake: the stack's bucket unless told otherwise,
+# e.g. `make report REPORT_ARGS="--dir ~/lake-copy --from 2026-11-01 --to 2026-11-30 -o nov.html"`.
+REPORT_ARGS ?= --bucket $(DRIFTLESS_BUCKET) -o $(STATE)/report.html
+report: $(VENV)/.installed
+	$(PY) scripts/report.py $(REPORT_ARGS)
 
 # The example shop's port (`make dev SHOP_PORT=5180`).
 SHOP_PORT ?= 5173
@@ -158,6 +165,8 @@ bench: $(VENV)/.installed
 	@echo "== compaction: one arrival day (1 GiB of NDJSON, 5% duplicates) against DuckDB, same job"
 	cargo build --quiet --release -p driftless-cli
 	$(PY) scripts/bench_compact.py
+	@echo "== insights report: 30 days (~33 million events) against 1 day, Delta table against plain Parquet"
+	$(PY) scripts/bench_insights.py
 
 # target/lambda/{ingest,compact}/bootstrap. `make deploy` does not need it: `sam build` runs the same
 # cargo lambda build for each function of template.yaml.

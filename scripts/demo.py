@@ -1,5 +1,5 @@
 """`make demo`: realistic web-shop traffic through the local stack, what landed in S3, then a
-compaction run into the lake's Delta tables and DuckDB queries over them.
+compaction run into the lake's Delta tables, DuckDB queries over them, and the insights report.
 
 Simulated visitors browse, add to cart, sign up and buy; a few of their events are invalid (the
 kind of drift a schema catches), some batches are sent twice (a retry after a lost response, as an
@@ -18,6 +18,7 @@ import os
 import random
 import secrets
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -28,6 +29,7 @@ from pathlib import Path
 import boto3
 
 import lake
+import report
 
 ENDPOINT = os.environ.get("DRIFTLESS_ENDPOINT", "http://127.0.0.1:9000/lambda-url/ingest/v1/batch")
 INVOKE = ENDPOINT.split("/lambda-url/")[0] + "/2015-03-31/functions/ingest/invocations"
@@ -233,6 +235,16 @@ def main() -> None:
     if len(distinct) != len({e["event_id"] for e in events}) - rejected:
         sys.exit("the distinct events that landed are not the accepted ones")
     query_lake(s3, now.strftime("%Y-%m-%d"), distinct)
+    write_report()
+
+
+def write_report() -> None:
+    """The insights report over the whole lake: the page a product manager opens."""
+    con = lake.duckdb_connect()
+    lake.attach(con)
+    out = Path(os.environ.get("DRIFTLESS_STATE", tempfile.gettempdir())) / "report.html"
+    result = report.write_report(con, out, report.Options(), source=f"s3://{BUCKET} (local stack)")
+    print(f"\nReport of {result.from_day} to {result.to_day} ({result.events} events): {result.path}")
 
 
 def query_lake(s3, day: str, mine: set[str]) -> None:

@@ -1,15 +1,18 @@
-"""The local lake from Python: invoke the functions that `cargo lambda watch` serves, and read the
-lake's Delta tables on moto's S3 with DuckDB (its delta and httpfs extensions, which the PyPI
-packages duckdb-ext-delta and duckdb-ext-httpfs ship for DuckDB 1.4.4: DuckDB cannot download
-them here). Used by `make demo`, the end-to-end tests and the tests of the clients (also through
+"""The lake from Python: invoke the functions that `cargo lambda watch` serves, and read the lake's
+Delta tables with DuckDB (its delta and httpfs extensions, which the PyPI packages
+duckdb-ext-delta and duckdb-ext-httpfs ship for DuckDB 1.4.4: DuckDB cannot download them here),
+on the local stack's S3 (moto), on AWS, or in a local directory laid out like the bucket. Used by
+`make demo`, the report, the end-to-end tests and the tests of the clients (also through
 `python scripts/lake.py sql "..."`, for tests in other languages).
+
+`duckdb_connect()` opens DuckDB ready for the lake; `delta_views(con, root)` names the two tables
+`events` and `quarantine` in it; `attach(con)` does that for the local stack's bucket.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -29,50 +32,6 @@ def invoke(function: str, payload: dict, timeout: float = 900) -> dict:
     return answer
 
 
-def extension_directory() -> str:
-    """Where duckdb-ext-delta and duckdb-ext-httpfs put the extensions."""
-    import duckdb_ext  # the namespace both packages install into
-
-    return str(Path(next(iter(duckdb_ext.__path__))) / "extensions")
-
-
-def duckdb_connect(s3_endpoint: str | None = None):
-    """A DuckDB connection with the delta and httpfs extensions loaded and, when `s3_endpoint`
-    is given (moto locally: AWS_ENDPOINT_URL), an S3 secret for it."""
-    import duckdb
-
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute(f"SET extension_directory = '{extension_directory()}'")
-    con.execute("LOAD httpfs")
-    con.execute("LOAD delta")
-    if s3_endpoint:
-        url = urllib.parse.urlparse(s3_endpoint)
-        con.execute(
-            "CREATE OR REPLACE SECRET moto (TYPE s3, KEY_ID ?, SECRET ?, REGION ?, ENDPOINT ?, "
-            "URL_STYLE 'path', USE_SSL ?)",
-            [os.environ.get("AWS_ACCESS_KEY_ID", "test"), os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
-             os.environ.get("AWS_REGION", "us-east-1"), url.netloc, url.scheme == "https"],
-        )
-    return con
-
-
-def table_uri(table: str, bucket: str = BUCKET) -> str:
-    return f"s3://{bucket}/lake/{table}"
-
-
-def attach(con, tables: tuple[str, ...] = TABLES, bucket: str = BUCKET) -> None:
-    """Creates one DuckDB view per lake table (`events`, `quarantine`) over the table's current
-    version (`delta_scan`), with its `dt` column. Everything that reads the local lake goes
-    through here, so a change of the table format changes this function only."""
-    for table in tables:
-        try:
-            con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM delta_scan('{table_uri(table, bucket)}')")
-            con.execute(f"SELECT count(*) FROM {table}").fetchone()
-        except Exception as e:  # DuckDB raises IOException and friends for a missing table
-            raise LookupError(f"{table_uri(table, bucket)} is not a Delta table yet: run compaction first ({e})") from e
-
-
 def raw_keys(s3, table: str, day: str) -> list[str]:
     """The raw objects of an arrival day still in the bucket (not compacted yet)."""
     prefix = f"raw/{table}/{day.replace('-', '/')}/"
@@ -82,9 +41,88 @@ def raw_keys(s3, table: str, day: str) -> list[str]:
     return keys
 
 
+def extension_directory() -> Path:
+    """Where the PyPI packages duckdb-ext-delta and duckdb-ext-httpfs put their extensions. DuckDB
+    cannot download extensions here, and these are built for the pinned DuckDB version."""
+    import duckdb_ext  # a namespace package: it has __path__, no __file__
+
+    for base in duckdb_ext.__path__:
+        if (Path(base) / "extensions").is_dir():
+            return Path(base) / "extensions"
+    raise LookupError("duckdb_ext ships no extensions directory: pip install duckdb-ext-delta duckdb-ext-httpfs")
+
+
+def duckdb_connect(s3_endpoint: str | None = None, region: str | None = None):
+    """A DuckDB connection set up for the lake: the `delta` and `httpfs` extensions loaded from the
+    PyPI packages, the session in UTC (so `CAST("timestamp" AS DATE)` is the UTC day, as in
+    Athena), and an S3 secret with the credentials boto3 finds (environment, profile, SSO, role).
+
+    `s3_endpoint` (default: $AWS_ENDPOINT_URL) points S3 at a local server such as moto's: path-style
+    URLs, and plain HTTP when the endpoint is http://."""
+    import boto3
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"SET extension_directory = '{sql_text(str(extension_directory()))}'")
+    con.execute("LOAD delta")
+    con.execute("LOAD httpfs")
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
+    session = boto3.Session()
+    # Option values as SQL: strings quoted, booleans bare.
+    secret = {"TYPE": "s3", "REGION": repr_sql(region or session.region_name or "us-east-1")}
+    credentials = session.get_credentials()
+    if credentials is not None:
+        frozen = credentials.get_frozen_credentials()
+        secret["KEY_ID"], secret["SECRET"] = repr_sql(frozen.access_key), repr_sql(frozen.secret_key)
+        if frozen.token:
+            secret["SESSION_TOKEN"] = repr_sql(frozen.token)
+    endpoint = s3_endpoint if s3_endpoint is not None else os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        scheme, _, host = endpoint.partition("://")
+        secret["ENDPOINT"] = repr_sql(host.rstrip("/"))
+        secret["URL_STYLE"] = "'path'"
+        secret["USE_SSL"] = "true" if scheme == "https" else "false"
+    con.execute("CREATE OR REPLACE SECRET lake (" + ", ".join(f"{k} {v}" for k, v in secret.items()) + ")")
+    return con
+
+
+def table_uri(table: str, root: str = f"s3://{BUCKET}") -> str:
+    return f"{root.rstrip('/')}/lake/{table}"
+
+
+def delta_views(con, root: str, tables: tuple[str, ...] = TABLES) -> None:
+    """Creates one DuckDB view per lake table (`events`, `quarantine`) over the table's current
+    version (`delta_scan`: only committed files), with its string partition column `dt`. `root`
+    is `s3://<bucket>` or a directory laid out like the bucket (`<root>/lake/events/_delta_log/`).
+    Everything that reads the lake goes through here, so a change of the table format changes
+    this function only."""
+    for table in tables:
+        location = table_uri(table, root)
+        try:
+            con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM delta_scan({repr_sql(location)})")
+            con.execute(f"SELECT count(*) FROM {table}").fetchone()
+        except Exception as e:  # DuckDB raises IOException, InvalidInputException... for a missing table
+            raise LookupError(f"{location} is not a Delta table yet ({e}): run compaction first") from e
+
+
+def attach(con, tables: tuple[str, ...] = TABLES) -> None:
+    """`delta_views` over the local stack's bucket."""
+    delta_views(con, f"s3://{BUCKET}", tables)
+
+
+def sql_text(s: str) -> str:
+    return s.replace("'", "''")
+
+
+def repr_sql(s: str) -> str:
+    """A SQL string literal."""
+    return "'" + sql_text(s) + "'"
+
+
 def main() -> None:
-    """`python scripts/lake.py sql "<query>"`: runs one DuckDB query over the lake (views `events`
-    and `quarantine`, see `attach`) and prints the rows as a JSON array of objects."""
+    """`python scripts/lake.py sql "<query>"`: runs one DuckDB query over the local stack's lake
+    (views `events` and `quarantine`, see `attach`) and prints the rows as a JSON array of objects."""
     import argparse
 
     p = argparse.ArgumentParser(description=main.__doc__)
@@ -92,7 +130,7 @@ def main() -> None:
     q = sub.add_parser("sql")
     q.add_argument("query")
     args = p.parse_args()
-    con = duckdb_connect(os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"))
+    con = duckdb_connect()
     for table in TABLES:
         try:
             attach(con, (table,))

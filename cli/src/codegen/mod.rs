@@ -3,6 +3,7 @@
 
 mod docs;
 pub mod glue;
+pub mod insights;
 mod python;
 pub mod sql;
 mod typescript;
@@ -43,7 +44,7 @@ pub fn load(schema_dir: &Path) -> Result<Registry> {
 
 pub fn generate(registry: &Registry) -> Vec<Output> {
     let latest = registry.latest();
-    vec![
+    let mut outputs = vec![
         Output {
             path: TYPESCRIPT,
             contents: typescript::generate(&latest),
@@ -68,7 +69,9 @@ pub fn generate(registry: &Registry) -> Vec<Output> {
             path: DOCS,
             contents: docs::generate(registry),
         },
-    ]
+    ];
+    outputs.extend(insights::generate(&latest));
+    outputs
 }
 
 /// Writes every output under `root`; returns the paths whose contents changed.

@@ -25,15 +25,17 @@ function daysSince(since: number): string[] {
   return [...days];
 }
 
+/** One table's append of a compaction run, as the function reports it. */
 export interface CompactedDay {
   table: "events" | "quarantine";
-  date: string;
+  days: string[];
   outcome: string;
   duplicates_dropped: number;
+  already_committed: number;
   rows_out: number;
 }
 
-/** Runs the compaction function (through the local stack) on every arrival day since `since`, open days included. */
+/** Runs the compaction function (through the local stack) on every arrival day since `since`. */
 export async function compactSince(since: number): Promise<CompactedDay[]> {
   const script = [
     "import json, sys",
@@ -41,7 +43,7 @@ export async function compactSince(since: number): Promise<CompactedDay[]> {
     "import lake",
     "out = []",
     "for day in json.loads(sys.argv[1]):",
-    '    out += lake.invoke("compact", {"date": day, "include_open_day": True})["days"]',
+    '    out += lake.invoke("compact", {"date": day})["appends"]',
     "print(json.dumps(out))",
   ].join("\n");
   return JSON.parse(await python(["-c", script, JSON.stringify(daysSince(since))])) as CompactedDay[];
