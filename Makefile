@@ -125,7 +125,8 @@ test-schema:
 	$(DRIFTLESS) lint examples/shop/src examples/shop/server
 
 # --locked: the crates of Cargo.lock, or an error that says it is stale (never a silent update).
-test-rust:
+# The client: the generated Python types are checked with mypy against the installed package.
+test-rust: $(VENV)/.client-installed
 	cargo test --locked --workspace
 
 # tests/e2e drives the installed Python client and `driftless send` against the local stack.

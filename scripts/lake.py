@@ -103,7 +103,9 @@ def delta_views(con, root: str, tables: tuple[str, ...] = TABLES) -> None:
             con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM delta_scan({repr_sql(location)})")
             con.execute(f"SELECT count(*) FROM {table}").fetchone()
         except Exception as e:  # DuckDB raises IOException, InvalidInputException... for a missing table
-            raise LookupError(f"{location} is not a Delta table yet ({e}): run compaction first") from e
+            # DuckDB's message runs to several lines with a caret under the path; its first says why.
+            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise LookupError(f"{location} is not a Delta table: compact the lake first ({reason})") from e
 
 
 def attach(con, tables: tuple[str, ...] = TABLES) -> None:

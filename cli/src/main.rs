@@ -292,7 +292,7 @@ fn run(cli: Cli) -> driftless_cli::Result<i32> {
                 match (lake.bucket, lake.dir) {
                     (Some(bucket), _) => {
                         let aws = aws_config::load_from_env().await;
-                        let store = S3Store::new(aws_sdk_s3::Client::new(&aws), bucket);
+                        let store = S3Store::new(&aws, bucket);
                         compact_days(&store, &cfg, &days, (optimize, vacuum), now).await
                     }
                     (None, Some(dir)) => {
@@ -342,7 +342,7 @@ fn run(cli: Cli) -> driftless_cli::Result<i32> {
                 };
                 match (lake.bucket, lake.dir) {
                     (Some(bucket), _) => {
-                        let store = S3Store::new(aws_sdk_s3::Client::new(&aws), bucket);
+                        let store = S3Store::new(&aws, bucket);
                         replayer.replay_days(&store, &days, &scratch).await
                     }
                     (None, Some(dir)) => {

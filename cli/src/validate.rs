@@ -70,8 +70,7 @@ pub fn check_line<'a>(registry: &Registry, limits: &Limits, line: &'a str) -> Li
         LineKind::Quarantined { raw } => (raw, std::borrow::Cow::Owned(raw.to_string())),
         LineKind::QuarantinedTruncated => {
             return LineVerdict::Invalid(vec![
-                ": quarantine record without its raw event (it was too large to keep whole)"
-                    .into(),
+                ": quarantine record without its raw event (it was too large to keep whole)".into(),
             ])
         }
         LineKind::Event(event) => (event, std::borrow::Cow::Borrowed(line)),

@@ -80,6 +80,15 @@ fn require_listening(endpoint: &str) {
 pub async fn moto_config() -> aws_config::SdkConfig {
     let endpoint = endpoint();
     require_listening(&endpoint);
+    // The Delta tables are opened through delta-rs, which takes its credentials from the default
+    // chain; without them in the environment that chain ends at the instance metadata service,
+    // which never answers here.
+    if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+        stop(
+            "AWS_ACCESS_KEY_ID is not set: run these tests through `make test` (or export the \
+              local stack's AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test).",
+        );
+    }
     aws_config::from_env()
         .endpoint_url(&endpoint)
         .region(aws_config::Region::new("us-east-1"))

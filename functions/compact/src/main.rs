@@ -24,7 +24,7 @@ async fn serve() -> Result<(), Error> {
     let cfg = CompactConfig::from_env_reader(&env)?;
     let bucket = lake_bucket(&env)?;
     let aws = aws_config::load_from_env().await;
-    let store = S3Store::new(aws_sdk_s3::Client::new(&aws), bucket);
+    let store = S3Store::new(&aws, bucket);
     let (store, cfg) = (&store, &cfg);
     run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = UNIX_EPOCH + Duration::from_millis(event.context.deadline);

@@ -13,15 +13,17 @@ use driftless::lake::{Day, LakeError as Error, EVENTS};
 
 use local_stack::BUCKET;
 
-async fn client() -> aws_sdk_s3::Client {
-    let s3 = aws_sdk_s3::Client::new(&local_stack::moto_config().await);
+async fn moto() -> (aws_config::SdkConfig, aws_sdk_s3::Client) {
+    let aws = local_stack::moto_config().await;
+    let s3 = aws_sdk_s3::Client::new(&aws);
     local_stack::require_bucket(&s3).await;
-    s3
+    (aws, s3)
 }
 
 #[tokio::test]
 async fn conditional_writes_let_exactly_one_commit_through() {
-    let store = S3Store::new(client().await, BUCKET);
+    let (aws, _) = moto().await;
+    let store = S3Store::new(&aws, BUCKET);
     let key = format!("lake/test/{}/_manifest.json", std::process::id());
     store
         .put_small(&key, b"one".to_vec(), Some(Precondition::Absent))
@@ -57,12 +59,12 @@ async fn conditional_writes_let_exactly_one_commit_through() {
 
 #[tokio::test]
 async fn a_day_is_committed_to_the_delta_table_on_s3_by_conditional_put() {
-    let s3 = client().await;
+    let (aws, s3) = moto().await;
     // A bucket of its own: the table under lake/ is shared by every run that uses a bucket.
     let bucket = format!("driftless-rust-{}", std::process::id());
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
     // Pages of two keys: seven objects need four pages.
-    let store = S3Store::new(s3.clone(), &bucket).with_page_size(2);
+    let store = S3Store::new(&aws, &bucket).with_page_size(2);
     let day = Day::parse("2026-11-20").unwrap();
     let prefix = day.raw_prefix(&EVENTS);
     let mut expected = 0;

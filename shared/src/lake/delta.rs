@@ -70,28 +70,27 @@ impl TableLocation {
         })
     }
 
-    /// A table on S3: `s3://<bucket>/<prefix>`. The endpoint (`AWS_ENDPOINT_URL`, moto locally),
-    /// region and credentials come from the environment, as for the AWS SDK.
-    pub fn s3(bucket: &str, prefix: &str) -> Result<TableLocation> {
+    /// A table on S3: `s3://<bucket>/<prefix>`, reached at `endpoint` (moto's server locally;
+    /// `None` is AWS's own) in `region`, the same ones as the S3 client the raw objects go
+    /// through. Credentials come from the default chain (the function's role on Lambda), as
+    /// for the AWS SDK.
+    pub fn s3(
+        bucket: &str,
+        prefix: &str,
+        endpoint: Option<&str>,
+        region: Option<&str>,
+    ) -> Result<TableLocation> {
         let url = Url::parse(&format!("s3://{bucket}/{prefix}"))
             .map_err(|e| LakeError::InvalidRequest(format!("s3://{bucket}/{prefix}: {e}")))?;
         let mut options = HashMap::new();
-        for var in [
-            "AWS_ENDPOINT_URL",
-            "AWS_REGION",
-            "AWS_ACCESS_KEY_ID",
-            "AWS_SECRET_ACCESS_KEY",
-            "AWS_SESSION_TOKEN",
-        ] {
-            if let Ok(v) = std::env::var(var) {
-                options.insert(var.to_string(), v);
+        if let Some(endpoint) = endpoint {
+            options.insert("AWS_ENDPOINT_URL".to_string(), endpoint.to_string());
+            if endpoint.starts_with("http://") {
+                options.insert("AWS_ALLOW_HTTP".into(), "true".into());
             }
         }
-        if options
-            .get("AWS_ENDPOINT_URL")
-            .is_some_and(|e| e.starts_with("http://"))
-        {
-            options.insert("AWS_ALLOW_HTTP".into(), "true".into());
+        if let Some(region) = region {
+            options.insert("AWS_REGION".to_string(), region.to_string());
         }
         Ok(TableLocation {
             url,

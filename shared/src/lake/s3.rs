@@ -18,6 +18,10 @@ pub struct S3Store {
     client: aws_sdk_s3::Client,
     bucket: String,
     page_size: i32,
+    // Kept for the Delta tables, which delta-rs reaches through its own client: the same
+    // endpoint and region as the raw objects, whatever the environment says.
+    endpoint: Option<String>,
+    region: Option<String>,
 }
 
 fn status<E>(e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> Option<u16> {
@@ -33,11 +37,13 @@ fn storage(operation: &'static str, key: &str, e: impl Into<BoxError>) -> Error 
 }
 
 impl S3Store {
-    pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> S3Store {
+    pub fn new(aws: &aws_config::SdkConfig, bucket: impl Into<String>) -> S3Store {
         S3Store {
-            client,
+            client: aws_sdk_s3::Client::new(aws),
             bucket: bucket.into(),
             page_size: 1000,
+            endpoint: aws.endpoint_url().map(str::to_string),
+            region: aws.region().map(|r| r.to_string()),
         }
     }
 
@@ -198,7 +204,12 @@ impl ObjectStore for S3Store {
     }
 
     fn table_location(&self, table: &Table) -> Result<TableLocation> {
-        TableLocation::s3(&self.bucket, &format!("lake/{}/", table.name))
+        TableLocation::s3(
+            &self.bucket,
+            &format!("lake/{}/", table.name),
+            self.endpoint.as_deref(),
+            self.region.as_deref(),
+        )
     }
 
     async fn delete(&self, keys: &[String]) -> Result<()> {
