@@ -132,7 +132,14 @@ impl<S: ObjectStore> Compaction<'_, S> {
                 target_size: self.cfg.target_file_bytes,
             },
         };
-        let info = serde_json::json!({"kind": "optimize", "date": day.to_string(), "at": self.now});
+        // The day's completeness goes in the log too: readers of the table find it there.
+        let info = serde_json::json!({
+            "kind": "optimize",
+            "date": day.to_string(),
+            "at": self.now,
+            "completeness_percent": report.completeness_percent,
+            "delivery": report.delivery,
+        });
         match lake.commit(change, &run_id, info, self.now).await? {
             CommitOutcome::Committed { version } => {
                 report.outcome = OptimizeOutcome::Optimized;
