@@ -328,9 +328,11 @@ def alarm_metrics(endpoint_type: str = "HttpApi", template: Path = TEMPLATE, fal
     return watched or fallback
 
 
-def fixed_monthly(p: Params, alarms: int | None = None, custom_metrics: int | None = None, scheduled_runs: int = 720,
+def fixed_monthly(p: Params, alarms: int | None = None, custom_metrics: int | None = None, scheduled_runs: int = 2880,
                   idle_run_seconds: float = 0.5) -> dict[str, float]:
-    """Costs that do not grow with events (docs/cost.md): monitoring and the hourly schedule.
+    """Costs that do not grow with events (docs/cost.md): monitoring and the compaction schedule.
+
+    scheduled_runs: runs a month of the template's CompactSchedule, rate(15 minutes): 4 x 24 x 30.
 
     custom_metrics: EMF metric/dimension combinations that report in a month (ingest's six, its
     per-Reason counts that occur, compaction's, and the HTTP API's ApiThrottled from its access
