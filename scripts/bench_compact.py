@@ -2,8 +2,8 @@
 
 1. Generates one arrival day of raw events the way Firehose writes them, on local disk:
    `<workdir>/raw/events/2026/11/27/HH/driftless-events-1-2026-11-27-HH-MM-SS-<uuid>.gz`, gzip
-   NDJSON whose lines are byte for byte what the ingest function writes (`write_record` in
-   shared/src/event.rs): web-shop sessions from the browser SDK with a daily traffic curve, client
+   NDJSON whose lines are byte for byte what the ingest function writes (`record::event::write` in
+   shared/src/record/event.rs): web-shop sessions from the browser SDK with a daily traffic curve, client
    clock skew, batches of up to 20 events flushed every 5 s, and client retries. A retried batch is
    the same lines again with a later `sent_at` and `received_at` (the SDK sets `sent_at` anew on
    every send; the skew-corrected `timestamp` stays the same), sometimes in the same object, mostly
@@ -142,6 +142,11 @@ class Page:
 
 class Product:
     __slots__ = ("id", "price", "price_js", "head", "page")
+    id: str
+    price: float
+    price_js: str
+    head: str
+    page: Page
 
 
 def catalogue(seed: int):
@@ -449,14 +454,14 @@ def pack_hour(task) -> dict:
     lines.sort(key=lambda l: l[:8])  # stable: a batch's lines stay together and in order
     hour_dir = os.path.join(out_dir, f"{hour:02d}")
     os.makedirs(hour_dir, exist_ok=True)
-    objects = []
+    objects: list[dict] = []
     seen: dict[bytes, int] = {}
     same = later = 0
     i = 0
     while i < len(lines):
         first_ms = int(lines[i][:8])
         size = 0
-        buf = []
+        buf: list[bytes] = []
         while i < len(lines):
             line = lines[i]
             if buf and (size + len(line) - 8 > buffer_bytes or int(line[:8]) - first_ms >= buffer_ms):
@@ -586,36 +591,48 @@ def measured(cmd: list[str], label: str) -> dict:
     }
 
 
-# The peer's job, as close to ours as SQL says it: the same columns and types (timestamps as UTC
-# instants, screen sizes INTEGER, properties as JSON text), the first-received copy of each event,
-# the same order. The column list is given, so DuckDB does not sample the files to guess it.
+# The peer's job, as close to ours as SQL says it: the lake's columns (`driftless columns`, the
+# one list the Parquet writer follows) with their types (timestamps as UTC instants, screen sizes
+# INTEGER, properties as JSON text), read from the same places of the raw record, the
+# first-received copy of each event, the same order. The raw record's layout is given to
+# read_json, so DuckDB does not sample the files to guess it.
+DUCKDB_TYPES = {"string": "VARCHAR", "timestamp": "TIMESTAMPTZ", "int64": "BIGINT", "int32": "INTEGER", "json": "JSON"}
+
+
+def duckdb_job(columns: list[dict]) -> tuple[str, str]:
+    """(the read_json `columns` struct of the raw record, the SELECT list of the lake's columns)."""
+    def struct(tree: dict) -> str:
+        return ", ".join(f"{k} {struct_type(v)}" for k, v in tree.items())
+
+    def struct_type(v) -> str:
+        return v if isinstance(v, str) else f"STRUCT({struct(v)})"
+
+    raw: dict = {}
+    select = []
+    for c in columns:
+        path = c["source"].split(".")
+        node = raw
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = DUCKDB_TYPES[c["type"]]
+        expr = ".".join(f'"{p}"' for p in path)
+        select.append(f'{expr}::VARCHAR AS "{c["name"]}"' if c["type"] == "json" else f'{expr} AS "{c["name"]}"')
+    spec = "{" + ", ".join(f"'{k}': '{struct_type(v)}'" for k, v in raw.items()) + "}"
+    return spec, ", ".join(select)
+
+
 DUCKDB_DRIVER = r'''
 import json, sys, duckdb
-src, out, limit, spill = sys.argv[1:5]
+src, out, limit, spill, spec, select = sys.argv[1:7]
 con = duckdb.connect()
 con.execute("SET TimeZone = 'UTC'")
 if limit:
     con.execute(f"SET memory_limit = '{limit}'")
     con.execute(f"SET temp_directory = '{spill}'")
-columns = {
-    "event_id": "VARCHAR", "event_type": "VARCHAR", "schema_version": "VARCHAR",
-    "timestamp": "TIMESTAMPTZ", "client_timestamp": "TIMESTAMPTZ", "sent_at": "TIMESTAMPTZ", "received_at": "TIMESTAMPTZ",
-    "anonymous_id": "VARCHAR", "user_id": "VARCHAR", "session_id": "VARCHAR", "seq": "BIGINT",
-    "context": "STRUCT(page STRUCT(url VARCHAR, referrer VARCHAR, title VARCHAR), locale VARCHAR, timezone VARCHAR, "
-               "screen STRUCT(width INTEGER, height INTEGER), sdk STRUCT(name VARCHAR, version VARCHAR))",
-    "properties": "JSON", "user_agent": "VARCHAR", "ip": "VARCHAR",
-}
-cols = "{" + ", ".join(f"'{k}': '{v}'" for k, v in columns.items()) + "}"
 rows = con.execute(f"""
 COPY (
-  SELECT event_id, event_type, schema_version, "timestamp", client_timestamp, sent_at, received_at,
-         anonymous_id, user_id, session_id, seq,
-         context.page.url AS page_url, context.page.referrer AS page_referrer, context.page.title AS page_title,
-         context.locale AS locale, context.timezone AS timezone,
-         context.screen.width AS screen_width, context.screen.height AS screen_height,
-         context.sdk.name AS sdk_name, context.sdk.version AS sdk_version,
-         user_agent, ip, properties::VARCHAR AS properties
-  FROM read_json('{src}', format = 'newline_delimited', compression = 'gzip', columns = {cols})
+  SELECT {select}
+  FROM read_json('{src}', format = 'newline_delimited', compression = 'gzip', columns = {spec})
   QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY received_at) = 1
   ORDER BY event_type, "timestamp", event_id
 ) TO '{out}' (FORMAT parquet, COMPRESSION zstd)
@@ -624,14 +641,19 @@ print(json.dumps({"rows_out": rows, "duckdb": duckdb.__version__}))
 '''
 
 
-def run_duckdb(work: Path, run_dir: Path, limit: str | None) -> dict:
+def lake_columns(ours: str) -> list[dict]:
+    out = subprocess.run([ours, "columns", "--format", "json"], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)["tables"]["events"]
+
+
+def run_duckdb(work: Path, run_dir: Path, limit: str | None, job: tuple[str, str]) -> dict:
     run_dir.mkdir(parents=True)
     driver = run_dir / "driver.py"
     driver.write_text(DUCKDB_DRIVER)
     out = run_dir / "events.parquet"
     spill = run_dir / "spill"
     src = work / "raw" / "events" / f"{YEAR:04d}" / f"{MONTH:02d}" / f"{DAY:02d}" / "*" / "*.gz"
-    r = measured([sys.executable, str(driver), str(src), str(out), limit or "", str(spill)], "duckdb")
+    r = measured([sys.executable, str(driver), str(src), str(out), limit or "", str(spill), *job], "duckdb")
     r["report"] = parse_report(r["stdout"])
     r["files"] = [out]
     r["output_bytes"] = out.stat().st_size
@@ -643,15 +665,94 @@ def run_ours(args, work: Path, run_dir: Path) -> dict:
     # A fresh root per run, hard links to the cached day: compaction deletes its inputs, never edits them.
     (run_dir / "raw").mkdir()
     subprocess.run(["cp", "-al", str(work / "raw" / "events"), str(run_dir / "raw" / "events")], check=True)
-    cmd = [args.ours, "compact", "--dir", str(run_dir), "--date", DATE, "--include-open-day",
-           "--memory-budget-mb", str(args.memory_budget_mb)]
+    cmd = [args.ours, "compact", "--dir", str(run_dir), "--date", DATE, "--memory-budget-mb", str(args.memory_budget_mb)]
     r = measured(cmd, "ours")
     r["report"] = parse_report(r["stdout"])
-    r["files"] = sorted((run_dir / "lake" / "events" / f"dt={DATE}").glob("part-*.parquet"))
+    r["files"] = table_files(run_dir)
     if not r["files"]:
-        sys.exit(f"ours wrote no lake/events/dt={DATE}/part-*.parquet under {run_dir}")
+        sys.exit(f"ours committed no file of dt={DATE} to the table under {run_dir / 'lake' / 'events'}")
     r["output_bytes"] = sum(f.stat().st_size for f in r["files"])
     return r
+
+
+def table_files(run_dir: Path) -> list[Path]:
+    """The data files of dt=DATE that the events table's current version lists (read by deltalake,
+    an independent reader): what a reader of the table sees, not what lies in the directory."""
+    from deltalake import DeltaTable
+
+    table = run_dir / "lake" / "events"
+    if not (table / "_delta_log").is_dir():
+        return []
+    uris = DeltaTable(str(table)).file_uris([("dt", "=", DATE)])
+    return sorted(Path(u.removeprefix("file://")) for u in uris)
+
+
+def run_quarter_hours(args) -> dict:
+    """The day as the schedule compacts it: the same generator with Firehose's real largest buffer
+    interval (900 s), the objects of each quarter-hour of arrival appended by their own run (96
+    runs, each deduplicating against the table's file indexes), then one optimize of the day."""
+    q_args = argparse.Namespace(**{**vars(args), "workdir": str(Path(args.workdir) / "quarter-hours"), "buffer_secs": 900})
+    meta = generate(q_args)
+    work = Path(q_args.workdir)
+    rel_day = Path("raw") / "events" / f"{YEAR:04d}" / f"{MONTH:02d}" / f"{DAY:02d}"
+    slices: dict[int, list[str]] = {}
+    for o in meta["objects"]:
+        m = re.search(r"-\d{4}-\d{2}-\d{2}-(\d{2})-(\d{2})-\d{2}-[0-9a-f-]+\.gz$", o["name"])
+        if not m:
+            sys.exit(f"unexpected object name {o['name']}")
+        slices.setdefault((int(m.group(1)) * 60 + int(m.group(2))) // 15, []).append(o["name"])
+    run_dir = work / "runs" / "quarter-hours"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    cmd = [args.ours, "compact", "--dir", str(run_dir), "--date", DATE, "--memory-budget-mb", str(args.memory_budget_mb)]
+    runs = []
+    for q in sorted(slices):
+        for name in slices[q]:
+            dest = run_dir / rel_day / name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.link(work / rel_day / name, dest)
+        r = measured(cmd, f"the run of quarter-hour {q}")
+        rows = sum(t.get("rows_out", 0) for t in parse_report(r["stdout"]).get("tables", []))
+        runs.append({"seconds": r["seconds"], "peak_rss_mb": r["peak_rss_mb"], "rows": rows,
+                     "uncompressed": sum(o["uncompressed"] for o in meta["objects"] if o["name"] in slices[q])})
+    files_before = table_files(run_dir)
+    opt = measured([*cmd, "--optimize"], "the optimize of the day")
+    files_after = table_files(run_dir)
+    print(f"\n15-minute runs: {len(meta['objects'])} objects (900 s buffer) in {len(runs)} runs of one quarter-hour each, "
+          f"then an optimize")
+    verify(meta, {"ours, 96 runs + optimize": {"files": files_after}})
+    secs = sorted(r["seconds"] for r in runs)
+    busiest = max(runs, key=lambda r: r["uncompressed"])
+    index_dir = run_dir / "lake" / "events" / "_index" / f"dt={DATE}"
+    index_bytes = sum((index_dir / (f.stem + ".idx")).stat().st_size for f in files_after)
+    return {
+        "runs": len(runs), "p50": secs[len(secs) // 2], "p95": secs[int(len(secs) * 0.95)], "max": secs[-1],
+        "total": sum(secs), "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+        "busiest_mib": busiest["uncompressed"] / MIB, "busiest_seconds": busiest["seconds"],
+        "files_before": len(files_before), "files_after": len(files_after),
+        "bytes_before": sum(f.stat().st_size for f in files_before), "bytes_after": sum(f.stat().st_size for f in files_after),
+        "optimize_seconds": opt["seconds"], "optimize_rss_mb": opt["peak_rss_mb"],
+        "index_bytes": index_bytes, "rows": meta["distinct_events"], "uncompressed": meta["uncompressed_bytes"],
+    }
+
+
+def print_quarter_hours(q: dict, mib_s: float, budget_mb: int) -> None:
+    print(f"one 15-minute run (1/96 of the day): median {q['p50']:.2f} s, p95 {q['p95']:.2f} s, max {q['max']:.2f} s; "
+          f"the busiest quarter-hour ({q['busiest_mib']:.1f} MiB) {q['busiest_seconds']:.2f} s; "
+          f"{q['runs']} runs {q['total']:.0f} s in all; peak RSS {q['peak_rss_mb']:.0f} MB")
+    print(f"optimize of the whole day: {q['files_before']} files ({q['bytes_before'] / MIB:.1f} MiB) -> {q['files_after']} "
+          f"({q['bytes_after'] / MIB:.1f} MiB) in {q['optimize_seconds']:.2f} s, peak RSS {q['optimize_rss_mb']:.0f} MB")
+    per_event = q["index_bytes"] / max(1, q["rows"])
+    print(f"dedup index: {q['index_bytes'] / MIB:.1f} MiB for the day's {q['rows']:,} events ({per_event:.1f} B/event); "
+          f"48 hours at this rate {2 * q['index_bytes'] / MIB:.1f} MiB, streamed one file at a time by the probe "
+          f"(at most 8 in flight), which the run's peak RSS above includes")
+    # The ceiling: this machine's measured rates applied to ten times the benchmark day.
+    ten_quarter = 10 * q["busiest_mib"]
+    print(f"ceiling (from the one-day run's rate, {os.cpu_count()} cores, --memory-budget-mb {budget_mb}): one append "
+          f"compacts {mib_s:.1f} MiB/s, so {mib_s * 600 / 1024:.1f} GiB of NDJSON in 10 of Lambda's 15 minutes; at 10x "
+          f"the day (10 GiB) the busiest quarter-hour is {ten_quarter:.0f} MiB, about {ten_quarter / mib_s:.0f} s; "
+          f"optimize rewrites {q['uncompressed'] / MIB / q['optimize_seconds']:.0f} MiB/s of NDJSON-equivalent, so a "
+          f"10 GiB day's optimize takes about {10 * q['optimize_seconds']:.0f} s")
 
 
 def parse_report(stdout: str) -> dict:
@@ -671,6 +772,13 @@ def parse_report(stdout: str) -> dict:
     return {}
 
 
+def one_row(con, sql: str) -> tuple:
+    row = con.execute(sql).fetchone()
+    if row is None:
+        sys.exit(f"no row from: {sql}")
+    return row
+
+
 def verify(meta: dict, results: dict[str, dict]) -> None:
     """Same rows, same event ids, one row per id, each the first received copy; else exit 1."""
     import duckdb
@@ -680,10 +788,10 @@ def verify(meta: dict, results: dict[str, dict]) -> None:
     stats = {}
     for name, r in results.items():
         files = "[" + ", ".join(f"'{f}'" for f in r["files"]) + "]"
-        rows, ids, id_hash, first_hash = con.execute(f"""
+        rows, ids, id_hash, first_hash = one_row(con, f"""
             SELECT sum(n), count(*), sum(hash(event_id)), sum(hash(event_id, epoch_ms(received_at)))
             FROM (SELECT event_id, count(*) AS n, min(received_at) AS received_at
-                  FROM read_parquet({files}, hive_partitioning = false) GROUP BY event_id)""").fetchone()
+                  FROM read_parquet({files}, hive_partitioning = false) GROUP BY event_id)""")
         stats[name] = (rows, ids, id_hash, first_hash)
         print(f"check {name}: {rows:,} rows, {ids:,} distinct event_ids, hash(event_id) sum {id_hash}")
     problems = []
@@ -705,13 +813,13 @@ def verify(meta: dict, results: dict[str, dict]) -> None:
     ours = results.get("ours")
     if ours is not None:
         files = "[" + ", ".join(f"'{f}'" for f in ours["files"]) + "]"
-        unsorted = con.execute(f"""
+        unsorted = one_row(con, f"""
             SELECT count(*) FROM (
               SELECT event_type, "timestamp", event_id,
                      lag(event_type) OVER w AS pt, lag("timestamp") OVER w AS pts, lag(event_id) OVER w AS pid
               FROM read_parquet({files}, filename = true, file_row_number = true, hive_partitioning = false)
               WINDOW w AS (ORDER BY filename, file_row_number))
-            WHERE pt IS NOT NULL AND (pt, pts, pid) > (event_type, "timestamp", event_id)""").fetchone()[0]
+            WHERE pt IS NOT NULL AND (pt, pts, pid) > (event_type, "timestamp", event_id)""")[0]
         if unsorted:
             # Reported, not failed: the order is a property of the files, not of what they hold.
             print(f"WARNING: ours has {unsorted:,} rows out of (event_type, timestamp, event_id) order "
@@ -755,6 +863,7 @@ def main() -> None:
     ap.add_argument("--no-duckdb-limited", action="store_true", help="skip the DuckDB run with memory_limit = the budget")
     ap.add_argument("--generate-only", action="store_true", help="generate (or find) the raw day and stop")
     ap.add_argument("--peer-only", action="store_true", help="measure DuckDB only (no ratios)")
+    ap.add_argument("--no-quarter-hours", action="store_true", help="skip the 96 15-minute runs and the optimize")
     ap.add_argument("--jobs", type=int, default=2, help="generator processes (default: %(default)s)")
     ap.add_argument("--buffer-mb", type=int, default=64, help="Firehose buffer size, uncompressed MiB (default: %(default)s, the stack's)")
     ap.add_argument("--buffer-secs", type=int, default=3600,
@@ -774,18 +883,21 @@ def main() -> None:
     if not args.peer_only and not os.access(args.ours, os.X_OK):
         sys.exit(f"{args.ours} is missing: build it with `cargo build --release -p driftless-cli` (or pass --ours)")
 
-    tools = [("duckdb", None)]
+    tools: list[tuple[str, str | None]] = [("duckdb", None)]
     if not args.no_duckdb_limited:
         tools.append((f"duckdb {args.memory_budget_mb}MB", f"{args.memory_budget_mb}MB"))
     if not args.peer_only:
         tools.append(("ours", None))
     runs_root = work / "runs"
+    # The column list comes from our binary; with --peer-only, from the debug build if that is all there is.
+    ours_for_columns = args.ours if os.access(args.ours, os.X_OK) else str(REPO / "target" / "debug" / "driftless")
+    job = duckdb_job(lake_columns(ours_for_columns))
     results: dict[str, list[dict]] = {name: [] for name, _ in tools}
     for run in range(args.runs):
         for name, limit in tools:
             run_dir = runs_root / name.replace(" ", "-")
             shutil.rmtree(run_dir, ignore_errors=True)
-            r = run_ours(args, work, run_dir) if name == "ours" else run_duckdb(work, run_dir, limit)
+            r = run_ours(args, work, run_dir) if name == "ours" else run_duckdb(work, run_dir, limit, job)
             shutil.rmtree(run_dir / "spill", ignore_errors=True)
             results[name].append(r)
             print(f"run {run + 1}/{args.runs} {name}: {r['seconds']:.2f} s, {r['cpu_seconds']:.1f} CPU s, "
@@ -826,6 +938,8 @@ def main() -> None:
     if limited:
         print(f"against duckdb with memory_limit {args.memory_budget_mb}MB: throughput {limited['seconds'] / o['seconds']:.2f}x, "
               f"its peak RSS {max(x['peak_rss_mb'] for x in results[f'duckdb {args.memory_budget_mb}MB']):.0f} MB")
+    if not args.no_quarter_hours:
+        print_quarter_hours(run_quarter_hours(args), size / o["seconds"], args.memory_budget_mb)
 
 
 if __name__ == "__main__":
