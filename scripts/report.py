@@ -263,15 +263,15 @@ def funnel_sql(steps: list[str]) -> str:
     person's first event of its type at or after the step before (after, when the two steps are
     the same type): in a group whose first event of that type is at or after it, that first
     event; in a group where the step before falls between its first and last event of the type,
-    the first of its events after it (read from browser_events for those groups only); within
-    the window of the first step."""
+    the first of its events after it (from the group's list of times of the type); within the
+    window of the first step."""
     if len(steps) > MAX_STEPS:
         raise ValueError(f"a funnel has at most {MAX_STEPS} steps: shorten the steps parameter")
     if any(s == "" for s in steps):
         raise ValueError("the steps parameter has an empty event type: list event types separated by commas")
     types = "(" + ", ".join(lake.repr_sql(s) for s in sorted(set(steps))) + ")"
     ctes = [f"""person_types AS MATERIALIZED (
-  SELECT p.pid, t.dt, t.g, t.event_type, t.first_at, t.last_at
+  SELECT p.pid, t.event_type, t.first_at, t.last_at, t.times
   FROM rollup_browser_day_types AS t
   JOIN report_persons AS p ON p.dt = t.dt AND p.g = t.g
   WHERE t.dt BETWEEN CAST({FROM_DAY} AS VARCHAR) AND CAST(({TO_DAY} + 1) AS VARCHAR)
@@ -294,12 +294,14 @@ def funnel_sql(steps: list[str]) -> str:
     JOIN person_types AS t ON t.pid = p.pid
     WHERE t.event_type = {step} AND t.first_at {after} p.reached_at
     UNION ALL
-    SELECT p.pid, p.entered_at, e."timestamp"
-    FROM step_{k - 1} AS p
-    JOIN person_types AS t ON t.pid = p.pid
-    JOIN rollup_browser_events AS e ON e.dt = t.dt AND e.g = t.g
-    WHERE t.event_type = {step} AND NOT (t.first_at {after} p.reached_at) AND t.last_at {after} p.reached_at
-      AND e.event_type = {step} AND e."timestamp" {after} p.reached_at
+    SELECT pid, entered_at, reached_at
+    FROM (
+      SELECT p.pid, p.entered_at, p.reached_at AS before, unnest(t.times) AS reached_at
+      FROM step_{k - 1} AS p
+      JOIN person_types AS t ON t.pid = p.pid
+      WHERE t.event_type = {step} AND NOT (t.first_at {after} p.reached_at) AND t.last_at {after} p.reached_at
+    )
+    WHERE reached_at {after} before
   )
   GROUP BY pid, entered_at
   HAVING (epoch_ms(min(reached_at)) - epoch_ms(entered_at)) <= CAST(getvariable('window_seconds') AS BIGINT) * 1000

@@ -48,7 +48,7 @@ BATCH_DAYS = 5
 DAY = "(DATE '1970-01-01' + CAST(epoch_ms(\"timestamp\") // 86400000 AS INTEGER))"
 
 # The columns of a batch of days that the rollups of events read, with `g` numbering the
-# (browser, user_id, event day) groups of each arrival day: browser_events names its group by it.
+# (browser, user_id, event day) groups of each arrival day: browser_day_types names its group by it.
 BATCH = f"""
 CREATE OR REPLACE TEMP TABLE rollup_batch AS
 SELECT dt, anonymous_id, user_id, {DAY} AS day, event_type, "timestamp",
@@ -65,11 +65,9 @@ GROUP BY ALL""",
 SELECT dt, g, anonymous_id, user_id, day, min("timestamp") AS first_at, max("timestamp") AS last_at
 FROM rollup_batch
 GROUP BY ALL""",
-    "browser_events": """
-SELECT dt, g, event_type, "timestamp"
-FROM rollup_batch""",
     "browser_day_types": """
-SELECT dt, g, event_type, min("timestamp") AS first_at, max("timestamp") AS last_at
+SELECT dt, g, event_type, min("timestamp") AS first_at, max("timestamp") AS last_at,
+  list("timestamp" ORDER BY "timestamp") AS times
 FROM rollup_batch
 GROUP BY ALL""",
     # As revenue.sql reads the typed view: an order's events of one (arrival day, event day).
@@ -85,9 +83,9 @@ FROM checkout_completed
 WHERE dt IN {{days}}
 GROUP BY ALL""",
 }
-# The order a rollup's file is written in: browser_events by event type (a funnel reads the row
-# groups of its steps' types only), then group and time.
-ORDER = {"browser_events": ' ORDER BY event_type, g, "timestamp"', "browser_day_types": " ORDER BY event_type, g"}
+# The order a rollup's file is written in: browser_day_types by event type (a funnel reads the
+# row groups of its steps' types only).
+ORDER = {"browser_day_types": " ORDER BY event_type, g"}
 # The generated quality queries, whose rows are per arrival day already, with their HUGEINT sums
 # (which Parquet would store as DOUBLE) kept as BIGINT: a day's sums fit.
 PER_DAY_QUERIES: dict[str, tuple[str, ...]] = {
