@@ -16,8 +16,10 @@ a day that left the lake (retention) is no longer read, and its files are remove
 
 The rollups, each with the arrival day `dt`:
 - `event_counts`: events per event day and type (events per day, accepted per type);
-- `browser_days`: per browser (anonymous_id), user_id and event day, the first and last event
-  (identity stitching, active users, retention);
+- `browser_days`: per browser (anonymous_id), user_id and event day, a group number `g` and the
+  first and last event (identity stitching, active users, retention);
+- `browser_day_types`: per group and event type, the first and last event and every event's
+  time, in order (the funnel);
 - `orders`: per order and event day, the first event's time, currency and total (revenue);
 - `completeness`, `freshness`: the generated quality queries' row for the arrival day (both
   group by `dt`, so a day's row never depends on another day).
