@@ -166,7 +166,7 @@ bench: $(VENV)/.installed
 	@echo "== compaction: one arrival day (1 GiB of NDJSON, 5% duplicates) against DuckDB, same job"
 	cargo build --quiet --release -p driftless-cli
 	$(PY) scripts/bench_compact.py
-	@echo "== insights report: 30 days (~33 million events) against 1 day, Delta table against plain Parquet"
+	@echo "== insights report: 30 days (~33 million events) from day rollups (built, cached, one new day) against 1 day and against no rollups"
 	$(PY) scripts/bench_insights.py
 
 # target/lambda/{ingest,compact}/bootstrap. `make deploy` does not need it: `sam build` runs the same

@@ -242,8 +242,8 @@ def write_report() -> None:
     """The insights report over the whole lake: the page a product manager opens."""
     con = lake.duckdb_connect()
     lake.attach(con)
-    out = Path(os.environ.get("DRIFTLESS_STATE", tempfile.gettempdir())) / "report.html"
-    result = report.write_report(con, out, report.Options(), source=f"s3://{BUCKET} (local stack)")
+    state = Path(os.environ.get("DRIFTLESS_STATE", tempfile.gettempdir()))
+    result = report.write_report(con, f"s3://{BUCKET}", state / "report.html", report.Options(cache=state / "rollups"))
     print(f"\nReport of {result.from_day} to {result.to_day} ({result.events} events): {result.path}")
 
 

@@ -108,6 +108,19 @@ def delta_views(con, root: str, tables: tuple[str, ...] = TABLES) -> None:
             raise LookupError(f"{location} is not a Delta table: compact the lake first ({reason})") from e
 
 
+def day_files(con, root: str, table: str) -> dict[str, list[list]]:
+    """The data files of each arrival day of a lake table in its current version, as the Delta
+    log lists them: `{dt: [[file, rows], ...]}`, files by their path inside the table. Reads the
+    log and the files' footers, not their rows."""
+    location = table_uri(table, root)
+    rows = con.execute(f"SELECT dt, filename, count(*) FROM delta_scan({repr_sql(location)}, filename = true) "
+                       "GROUP BY ALL ORDER BY ALL").fetchall()
+    out: dict[str, list[list]] = {}
+    for dt, filename, count in rows:
+        out.setdefault(dt, []).append([filename.removeprefix(location).lstrip("/"), count])
+    return out
+
+
 def attach(con, tables: tuple[str, ...] = TABLES) -> None:
     """`delta_views` over the local stack's bucket."""
     delta_views(con, f"s3://{BUCKET}", tables)

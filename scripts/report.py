@@ -1,14 +1,19 @@
 """The insights report: one self-contained HTML page of charts over the lake, which works offline.
 
     .venv/bin/python scripts/report.py --dir DIR | --bucket B [--from D] [--to D] [-o report.html]
+        [--cache DIR | --no-rollups]
     make report REPORT_ARGS="--bucket my-bucket --from 2026-11-01 --to 2026-11-30"
 
 `--dir` is a directory laid out like the bucket (`DIR/lake/events/_delta_log/...`), `--bucket`
 the bucket itself (AWS_ENDPOINT_URL points it at a local S3 such as moto's). The range is of
 event days (UTC), both included; without it the report covers the 30 days up to the lake's
-newest arrival day. Every figure comes from a generated query of queries/duckdb/insights/ (run
-through scripts/insights.py), so the report and `docs/query.md` answer the same questions the
-same way:
+newest arrival day. Every figure is the answer of a generated query of queries/duckdb/insights/,
+so the report and `docs/query.md` answer the same questions the same way. The report computes
+them from day rollups (scripts/rollups.py: each arrival day summarised once, cached in --cache
+under a key of the day's files): the quality rows and the active-user and retention queries run
+as generated over the rollups, the other figures by the SQL below, which
+tests/insights/test_rollups.py holds to the generated queries' answers. `--no-rollups` runs the
+generated queries over the whole lake instead (scripts/insights.py). The figures:
 
 - events per day by type, daily/weekly/monthly active users (persons, across devices);
 - the funnel page_viewed -> product_viewed -> cart_item_added -> checkout_completed (--steps,
@@ -24,6 +29,7 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -37,7 +43,10 @@ from plotly.offline import get_plotlyjs
 
 import insights
 import lake
+import rollups
 
+# The most steps funnel.sql takes (cli/src/codegen/insights/funnel.rs).
+MAX_STEPS = 8
 DEFAULT_STEPS = "page_viewed,product_viewed,cart_item_added,checkout_completed"
 DEFAULT_DAYS = 30
 # One colour per series, the same in every chart of the page.
@@ -57,6 +66,10 @@ class Options:
     to_day: str | None = None
     steps: str = DEFAULT_STEPS
     window_seconds: int = 86_400
+    # Where the day rollups are kept (scripts/rollups.py). None: no rollups, every figure straight
+    # from the generated queries over the whole lake (the slower path the rollups are checked
+    # against).
+    cache: Path | None = None
 
 
 @dataclass
@@ -65,19 +78,35 @@ class Result:
     from_day: str
     to_day: str
     events: int
-    # Seconds per query, in the order they ran.
+    # Seconds per step, in the order they ran.
     timings: dict[str, float] = field(default_factory=dict)
+    # What the rollups' refresh did (rollups.Summary.as_dict), when the report used them.
+    rollups: dict[str, object] | None = None
+
+
+class Timer:
+    """Seconds per step, in the order the steps ran."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    def __call__(self, label: str, run: Any) -> Any:
+        started = time.monotonic()
+        out = run()
+        self.timings[label] = round(time.monotonic() - started, 3)
+        return out
 
 
 # ---------------------------------------------------------------------------------- the data
 
-def lake_range(con: duckdb.DuckDBPyConnection, options: Options) -> tuple[str, str]:
+def lake_range(con: duckdb.DuckDBPyConnection, options: Options,
+               bounds: str = 'SELECT CAST(min("timestamp") AS DATE), max(dt) FROM events') -> tuple[str, str]:
     """The report's event days: as given, else the 30 days up to the newest arrival day, from no
-    earlier than the oldest event (an event can arrive the day after it happened)."""
+    earlier than the oldest event (an event can arrive the day after it happened). `bounds`
+    answers the oldest event day and the newest arrival day."""
     to_day, from_day = options.to_day, options.from_day
     if to_day is None or from_day is None:
-        first, last = con.execute(
-            "SELECT CAST(min(\"timestamp\") AS DATE), max(dt) FROM events").fetchone() or (None, None)
+        first, last = con.execute(bounds).fetchone() or (None, None)
         if last is None:
             raise LookupError("the lake has no events yet: nothing to report")
         to_day = to_day or str(last)
@@ -94,16 +123,9 @@ def lake_range(con: duckdb.DuckDBPyConnection, options: Options) -> tuple[str, s
     return from_day, to_day
 
 
-def collect(con: duckdb.DuckDBPyConnection, from_day: str, to_day: str, options: Options) -> tuple[dict[str, Rows], dict[str, float]]:
-    """Runs every query of the report; returns their rows and how long each took."""
-    timings: dict[str, float] = {}
-
-    def timed(label: str, run: Any) -> Any:
-        started = time.monotonic()
-        out = run()
-        timings[label] = round(time.monotonic() - started, 3)
-        return out
-
+def collect(con: duckdb.DuckDBPyConnection, from_day: str, to_day: str, options: Options,
+            timed: Timer) -> dict[str, Rows]:
+    """Every figure of the report from the generated queries over the whole lake."""
     # Every query orders its own output: rows need not keep their scan order, which lets DuckDB
     # build the temporary table below in parallel and with less memory.
     con.execute("SET preserve_insertion_order = false")
@@ -121,7 +143,220 @@ def collect(con: duckdb.DuckDBPyConnection, from_day: str, to_day: str, options:
         data[name] = timed(name, lambda n=name: insights.run(con, n, **span))
     data["funnel"] = timed("funnel", lambda: insights.run(con, "funnel", **span, steps=options.steps,
                                                           window_seconds=options.window_seconds))
-    return data, timings
+    return data
+
+
+# The report's figures over the rollups, each the same rows (columns, types, order) as the
+# generated query of the same name; tests/insights/test_rollups.py holds them to it.
+FROM_DAY, TO_DAY = "CAST(getvariable('from_day') AS DATE)", "CAST(getvariable('to_day') AS DATE)"
+EVENT_DAYS = (f"dt BETWEEN CAST({FROM_DAY} AS VARCHAR) AND CAST(({TO_DAY} + 1) AS VARCHAR) "
+              f"AND day BETWEEN {FROM_DAY} AND {TO_DAY}")
+ARRIVAL_DAYS = f"dt BETWEEN CAST({FROM_DAY} AS VARCHAR) AND CAST({TO_DAY} AS VARCHAR)"
+FROM_ROLLUPS = {
+    "events_per_day": f"""
+SELECT day, event_type, CAST(sum(events) AS BIGINT) AS events
+FROM rollup_event_counts
+WHERE {EVENT_DAYS}
+GROUP BY 1, 2
+ORDER BY day, events DESC, event_type""",
+    "revenue": f"""
+WITH orders AS (
+  SELECT order_id, min(ordered_at) AS ordered_at, min_by(currency, ordered_at) AS currency,
+    min_by(total, ordered_at) AS total
+  FROM rollup_orders
+  WHERE {EVENT_DAYS}
+  GROUP BY order_id
+)
+SELECT
+  (DATE '1970-01-01' + CAST(epoch_ms(ordered_at) // 86400000 AS INTEGER)) AS day,
+  currency,
+  count(*) AS orders,
+  round(sum(total), 2) AS revenue,
+  round(avg(total), 2) AS average_order_value
+FROM orders
+GROUP BY 1, 2
+ORDER BY day, currency""",
+    # Accepted events from the rollups; the quarantine (a hundredth of the events) as it is, since
+    # an event_id sent again on another day counts once.
+    "quality_verdicts": f"""
+WITH accepted AS (
+  SELECT event_type, 'accepted' AS verdict, CAST(sum(events) AS BIGINT) AS events
+  FROM rollup_event_counts
+  WHERE {ARRIVAL_DAYS}
+  GROUP BY event_type
+),
+quarantined AS (
+  SELECT
+    coalesce(event_type, '(unreadable)') AS event_type,
+    reason AS verdict,
+    count(DISTINCT event_id) + count_if(event_id IS NULL) AS events
+  FROM quarantine
+  WHERE {ARRIVAL_DAYS}
+  GROUP BY 1, 2
+),
+verdicts AS (
+  SELECT * FROM accepted
+  UNION ALL
+  SELECT * FROM quarantined
+)
+SELECT
+  event_type,
+  verdict,
+  events,
+  round(100 * CAST(events AS DOUBLE) / sum(events) OVER (PARTITION BY event_type), 2) AS percent_of_type
+FROM verdicts
+ORDER BY event_type, verdict <> 'accepted', events DESC, verdict""",
+    "quality_completeness": f"""
+SELECT day, CAST(received_events AS HUGEINT) AS received_events, CAST(expected_events AS HUGEINT) AS expected_events,
+  completeness_percent
+FROM rollup_completeness
+WHERE {ARRIVAL_DAYS}
+ORDER BY day""",
+    "quality_freshness": f"""
+SELECT * EXCLUDE (dt)
+FROM rollup_freshness
+WHERE {ARRIVAL_DAYS}
+ORDER BY day""",
+}
+
+# Identity stitching over the rollups: identities.sql's user of each browser, from the first and
+# last event of each (browser, user_id, day) instead of every event.
+STITCHED_IDENTITIES = """
+CREATE OR REPLACE TEMP TABLE report_identities AS
+WITH links AS (
+  SELECT anonymous_id, user_id, min(first_at) AS first_seen, max(last_at) AS last_seen
+  FROM rollup_browser_days
+  WHERE user_id IS NOT NULL
+  GROUP BY anonymous_id, user_id
+)
+SELECT anonymous_id, max_by(user_id, last_seen) AS user_id
+FROM links
+GROUP BY anonymous_id"""
+# Each (arrival day, browser day group) of the rollups with its person, numbered: joins and
+# counts on a number instead of an id string. (Every event has an anonymous_id: the envelope
+# requires it, so every group has a person.)
+PERSONS = """
+CREATE OR REPLACE TEMP TABLE report_persons AS
+WITH stitched AS (
+  SELECT b.dt, b.g, b.day, b.first_at, coalesce(b.user_id, i.user_id, b.anonymous_id) AS person
+  FROM rollup_browser_days AS b
+  LEFT JOIN report_identities AS i ON i.anonymous_id = b.anonymous_id
+),
+numbered AS (
+  SELECT person, CAST(row_number() OVER () AS UINTEGER) AS pid FROM (SELECT DISTINCT person FROM stitched)
+)
+SELECT s.dt, s.g, s.day, s.first_at, n.pid
+FROM stitched AS s
+JOIN numbered AS n ON n.person = s.person"""
+# Active users and retention read only which persons were active on which (event day, arrival
+# day): one row per browser day group stands for all of its events (its first), so the generated
+# queries run as they are over a tenth of the rows.
+PERSON_DAYS = """
+CREATE OR REPLACE TEMP VIEW events_stitched AS
+SELECT pid AS person_id, first_at AS "timestamp", dt
+FROM report_persons"""
+
+
+def funnel_sql(steps: list[str]) -> str:
+    """funnel.sql's answer over the rollups, for these steps. A person enters with the earliest
+    first step-1 event of their groups (browser day groups of the range). Each later step is the
+    person's first event of its type at or after the step before (after, when the two steps are
+    the same type): in a group whose first event of that type is at or after it, that first
+    event; in a group where the step before falls between its first and last event of the type,
+    the first of its events after it (from the group's list of times of the type); within the
+    window of the first step."""
+    if len(steps) > MAX_STEPS:
+        raise ValueError(f"a funnel has at most {MAX_STEPS} steps: shorten the steps parameter")
+    if any(s == "" for s in steps):
+        raise ValueError("the steps parameter has an empty event type: list event types separated by commas")
+    types = "(" + ", ".join(lake.repr_sql(s) for s in sorted(set(steps))) + ")"
+    ctes = [f"""person_types AS MATERIALIZED (
+  SELECT p.pid, t.event_type, t.first_at, t.last_at, t.times
+  FROM rollup_browser_day_types AS t
+  JOIN report_persons AS p ON p.dt = t.dt AND p.g = t.g
+  WHERE t.dt BETWEEN CAST({FROM_DAY} AS VARCHAR) AND CAST(({TO_DAY} + 1) AS VARCHAR)
+    AND t.event_type IN {types}
+    AND p.day BETWEEN {FROM_DAY} AND {TO_DAY}
+)""", f"""step_1 AS (
+  SELECT pid, min(first_at) AS entered_at, min(first_at) AS reached_at
+  FROM person_types
+  WHERE event_type = {lake.repr_sql(steps[0])}
+  GROUP BY pid
+)"""]
+    for k in range(2, len(steps) + 1):
+        after = ">" if steps[k - 1] == steps[k - 2] else ">="
+        step = lake.repr_sql(steps[k - 1])
+        ctes.append(f"""step_{k} AS (
+  SELECT pid, entered_at, min(reached_at) AS reached_at
+  FROM (
+    SELECT p.pid, p.entered_at, t.first_at AS reached_at
+    FROM step_{k - 1} AS p
+    JOIN person_types AS t ON t.pid = p.pid
+    WHERE t.event_type = {step} AND t.first_at {after} p.reached_at
+    UNION ALL
+    SELECT pid, entered_at, reached_at
+    FROM (
+      SELECT p.pid, p.entered_at, p.reached_at AS before, unnest(t.times) AS reached_at
+      FROM step_{k - 1} AS p
+      JOIN person_types AS t ON t.pid = p.pid
+      WHERE t.event_type = {step} AND NOT (t.first_at {after} p.reached_at) AND t.last_at {after} p.reached_at
+    )
+    WHERE reached_at {after} before
+  )
+  GROUP BY pid, entered_at
+  HAVING (epoch_ms(min(reached_at)) - epoch_ms(entered_at)) <= CAST(getvariable('window_seconds') AS BIGINT) * 1000
+)""")
+    reached = "\n  UNION ALL\n  ".join(
+        f"SELECT {k} AS step, count(*) AS persons, quantile_disc((epoch_ms(reached_at) - epoch_ms(entered_at)) / 1000E0, 0.5) "
+        f"AS median_seconds_from_entry FROM step_{k}" for k in range(1, len(steps) + 1))
+    ctes.append(f"reached AS (\n  {reached}\n)")
+    values = ", ".join(f"(CAST({k} AS BIGINT), {lake.repr_sql(s)})" for k, s in enumerate(steps, 1))
+    ctes.append(f"funnel_steps AS (SELECT * FROM (VALUES {values}) AS s(step, event_type))")
+    return "WITH " + ",\n".join(ctes) + """
+SELECT
+  s.step,
+  s.event_type,
+  r.persons,
+  round(100 * CAST(r.persons AS DOUBLE) / nullif(first_value(r.persons) OVER (ORDER BY s.step), 0), 2)
+    AS percent_of_first,
+  round(100 * CAST(r.persons AS DOUBLE) / nullif(lag(r.persons) OVER (ORDER BY s.step), 0), 2)
+    AS percent_of_previous,
+  r.median_seconds_from_entry
+FROM funnel_steps AS s
+JOIN reached AS r ON r.step = s.step
+ORDER BY s.step"""
+
+
+def run_sql(con: duckdb.DuckDBPyConnection, sql: str, **params: str | int) -> Rows:
+    for key, value in params.items():
+        con.execute(f"SET VARIABLE {key} = ?", [value])
+    cur = con.execute(sql)
+    columns = [d[0] for d in cur.description]
+    return [dict(zip(columns, row)) for row in cur.fetchall()]
+
+
+def collect_from_rollups(con: duckdb.DuckDBPyConnection, root: str, options: Options, cache: Path,
+                         timed: Timer) -> tuple[str, str, dict[str, Rows], dict[str, object]]:
+    """Every figure of the report from the day rollups (brought up to date first) and, for the
+    funnel, the events of its steps."""
+    con.execute("SET preserve_insertion_order = false")
+    timed("views", lambda: insights.create_views(con))
+    summary = timed("rollups", lambda: rollups.refresh(con, root, cache))
+    from_day, to_day = lake_range(con, options, "SELECT min(day), max(dt) FROM rollup_event_counts")
+    span = {"from_day": from_day, "to_day": to_day}
+    data: dict[str, Rows] = {}
+    for name in ("events_per_day", "revenue", "quality_verdicts", "quality_completeness", "quality_freshness"):
+        data[name] = timed(name, lambda n=name: run_sql(con, FROM_ROLLUPS[n], **span))
+    timed("stitching", lambda: (con.execute(STITCHED_IDENTITIES), con.execute(PERSONS), con.execute(PERSON_DAYS)))
+    for name in ("active_users", "retention"):
+        data[name] = timed(name, lambda n=name: insights.run(con, n, **span))
+    steps = [s.strip() for s in options.steps.split(",")]
+
+    data["funnel"] = timed("funnel", lambda: run_sql(con, funnel_sql(steps), **span,
+                                                    window_seconds=options.window_seconds))
+    for temporary in ("VIEW events_stitched", "TABLE report_persons", "TABLE report_identities"):
+        con.execute(f"DROP {temporary}")
+    return from_day, to_day, data, summary.as_dict()
 
 
 # ---------------------------------------------------------------------------------- the charts
@@ -379,18 +614,31 @@ PAGE = """<!DOCTYPE html>
 """
 
 
-def write_report(con: duckdb.DuckDBPyConnection, out: Path, options: Options, source: str) -> Result:
-    """Writes the report of the lake behind `con` (views `events` and `quarantine`) to `out`."""
-    from_day, to_day = lake_range(con, options)
-    data, timings = collect(con, from_day, to_day, options)
+def write_report(con: duckdb.DuckDBPyConnection, root: str, out: Path, options: Options) -> Result:
+    """Writes the report of the lake at `root` (views `events` and `quarantine` on `con`, see
+    lake.delta_views) to `out`: from the day rollups in `options.cache`, else from the
+    generated queries over the whole lake."""
+    timed = Timer()
+    summary = None
+    if options.cache is not None:
+        from_day, to_day, data, summary = collect_from_rollups(con, root, options, options.cache, timed)
+    else:
+        from_day, to_day = lake_range(con, options)
+        data = collect(con, from_day, to_day, options, timed)
     started = time.monotonic()
-    page = render(data, from_day, to_day, options, source)
+    page = render(data, from_day, to_day, options, root)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(page, encoding="utf-8")
     tmp.replace(out)
-    timings["render"] = round(time.monotonic() - started, 3)
-    return Result(out, from_day, to_day, sum(r["events"] for r in data["events_per_day"]), timings)
+    timed.timings["render"] = round(time.monotonic() - started, 3)
+    return Result(out, from_day, to_day, sum(r["events"] for r in data["events_per_day"]), timed.timings, summary)
+
+
+def default_cache() -> Path:
+    """$XDG_CACHE_HOME/driftless/rollups, else ~/.cache/driftless/rollups."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "driftless" / "rollups"
 
 
 def main() -> None:
@@ -403,21 +651,29 @@ def main() -> None:
     ap.add_argument("--steps", default=DEFAULT_STEPS, help="funnel steps, comma-separated (default: %(default)s)")
     ap.add_argument("--window-hours", type=float, default=24, help="funnel conversion window (default: %(default)s)")
     ap.add_argument("-o", "--output", type=Path, default=Path("report.html"), help="default: %(default)s")
+    cache = ap.add_mutually_exclusive_group()
+    cache.add_argument("--cache", type=Path, default=default_cache(),
+                       help="where the day rollups are kept (default: %(default)s)")
+    cache.add_argument("--no-rollups", dest="cache", action="store_const", const=None,
+                       help="no rollups: every figure from the generated queries over the whole lake (slower)")
     args = ap.parse_args()
     if args.window_hours <= 0:
         ap.error("--window-hours must be more than 0")
     root = str(args.dir) if args.dir is not None else f"s3://{args.bucket}"
-    options = Options(args.from_day, args.to_day, args.steps, int(args.window_hours * 3600))
+    options = Options(args.from_day, args.to_day, args.steps, int(args.window_hours * 3600), args.cache)
     started = time.monotonic()
     try:
         con = lake.duckdb_connect()
         lake.delta_views(con, root)
-        result = write_report(con, args.output, options, source=root)
+        result = write_report(con, root, args.output, options)
     except (LookupError, ValueError, duckdb.Error) as e:
         sys.exit(f"report: {e}")
     size = result.path.stat().st_size
+    rolled = ""
+    if result.rollups is not None:
+        rolled = f", rollups: {result.rollups['built']} of {result.rollups['days']} days built, the rest cached"
     print(f"wrote {result.path} ({size / 1024:,.0f} KiB): {result.events:,} events, {result.from_day} to "
-          f"{result.to_day}, in {time.monotonic() - started:.1f}s ({json.dumps(result.timings)})")
+          f"{result.to_day}, in {time.monotonic() - started:.1f}s{rolled} ({json.dumps(result.timings)})")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -15,6 +17,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import insights  # noqa: E402
 import lake  # noqa: E402
 from lake_fixture import write_lake  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def rollup_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The report's default rollup cache ($XDG_CACHE_HOME/driftless/rollups) in a temporary
+    directory, for the reports the tests run in subprocesses too."""
+    cache_home = tmp_path_factory.mktemp("cache-home")
+    before = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(cache_home)
+    yield cache_home / "driftless" / "rollups"
+    if before is None:
+        del os.environ["XDG_CACHE_HOME"]
+    else:
+        os.environ["XDG_CACHE_HOME"] = before
 
 
 @pytest.fixture(scope="session")

@@ -122,6 +122,18 @@ def test_the_default_range_is_the_30_days_up_to_the_newest_arrival(lake_root: Pa
     assert "2026-11-02 to 2026-11-18" in done.stdout
 
 
+def test_a_second_report_of_the_same_lake_reads_the_rollups_of_the_first(lake_root: Path, tmp_path: Path,
+                                                                        rollup_cache: Path):
+    first = report("--dir", str(lake_root), *ARGS, "-o", str(tmp_path / "first.html"))
+    second = report("--dir", str(lake_root), *ARGS, "-o", str(tmp_path / "second.html"))
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert "rollups: 0 of 10 days built, the rest cached" in second.stdout
+    assert list(rollup_cache.glob("*/event_counts/dt=*/*.parquet"))
+    without = report("--dir", str(lake_root), *ARGS, "--no-rollups", "-o", str(tmp_path / "scanned.html"))
+    assert without.returncode == 0, without.stderr
+    assert "29 events, 2026-11-02 to 2026-11-22" in without.stdout and "rollups" not in without.stdout
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--from", "2026-11-22", "--to", "2026-11-02"], "--from 2026-11-22 is after --to 2026-11-02"),
     (["--from", "22/11/2026", "--to", "2026-11-30"], "--from '22/11/2026' is not a day: write YYYY-MM-DD"),
