@@ -560,6 +560,10 @@ def describe_day(meta: dict) -> None:
 
 # ====================================================================== measuring
 
+class Failed(Exception):
+    """A measured command that exited non-zero; the message is the end of its output."""
+
+
 def measured(cmd: list[str], label: str) -> dict:
     """Runs `cmd` under /usr/bin/time -v; wall seconds, CPU seconds and peak RSS from its report."""
     with tempfile.NamedTemporaryFile("r", suffix=".time", delete=False) as tf:
@@ -572,8 +576,7 @@ def measured(cmd: list[str], label: str) -> dict:
     finally:
         os.unlink(time_file)
     if proc.returncode != 0:
-        sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
-        sys.exit(f"{label} failed (exit {proc.returncode}): {' '.join(cmd)}")
+        raise Failed(f"{label} failed (exit {proc.returncode}): {(proc.stdout + proc.stderr)[-2000:].strip()}")
     fields = {}
     for line in report.splitlines():
         key, _, value = line.strip().rpartition(": ")
@@ -683,8 +686,8 @@ def table_files(run_dir: Path) -> list[Path]:
     table = run_dir / "lake" / "events"
     if not (table / "_delta_log").is_dir():
         return []
-    uris = DeltaTable(str(table)).file_uris([("dt", "=", DATE)])
-    return sorted(Path(u.removeprefix("file://")) for u in uris)
+    uris = DeltaTable(str(table)).file_uris()
+    return sorted(Path(u.removeprefix("file://")) for u in uris if f"/dt={DATE}/" in u)
 
 
 def run_quarter_hours(args) -> dict:
@@ -893,12 +896,22 @@ def main() -> None:
     ours_for_columns = args.ours if os.access(args.ours, os.X_OK) else str(REPO / "target" / "debug" / "driftless")
     job = duckdb_job(lake_columns(ours_for_columns))
     results: dict[str, list[dict]] = {name: [] for name, _ in tools}
+    failed_peers: dict[str, str] = {}
     for run in range(args.runs):
         for name, limit in tools:
             run_dir = runs_root / name.replace(" ", "-")
             shutil.rmtree(run_dir, ignore_errors=True)
-            r = run_ours(args, work, run_dir) if name == "ours" else run_duckdb(work, run_dir, limit, job)
-            shutil.rmtree(run_dir / "spill", ignore_errors=True)
+            try:
+                r = run_ours(args, work, run_dir) if name == "ours" else run_duckdb(work, run_dir, limit, job)
+            except Failed as e:
+                if limit is None:
+                    sys.exit(str(e))
+                # The peer held to our budget may not manage the job at all: a result, not a crash.
+                failed_peers[name] = str(e).splitlines()[-1] if "Out of Memory" not in str(e) else "out of memory"
+                print(f"run {run + 1}/{args.runs} {name}: FAILED ({failed_peers[name]})")
+                continue
+            finally:
+                shutil.rmtree(run_dir / "spill", ignore_errors=True)
             results[name].append(r)
             print(f"run {run + 1}/{args.runs} {name}: {r['seconds']:.2f} s, {r['cpu_seconds']:.1f} CPU s, "
                   f"peak RSS {r['peak_rss_mb']:.0f} MB, output {r['output_bytes'] / MIB:.1f} MiB")
@@ -915,6 +928,7 @@ def main() -> None:
     elif report is not None:
         print("ours printed no JSON report; stdout was: " + results["ours"][-1]["stdout"][:500])
 
+    results = {name: rs for name, rs in results.items() if rs}
     verify(meta, {name: rs[-1] for name, rs in results.items()})
 
     size = meta["uncompressed_bytes"] / MIB
@@ -935,6 +949,9 @@ def main() -> None:
     print(f"ours peak RSS: {peak:.0f} MB against a {args.memory_budget_mb} MB goal "
           f"({'within' if peak <= args.memory_budget_mb else 'OVER'}); duckdb's default run: {d['peak_rss_mb']:.0f} MB")
     limited = best.get(f"duckdb {args.memory_budget_mb}MB")
+    if f"duckdb {args.memory_budget_mb}MB" in failed_peers:
+        print(f"duckdb with memory_limit {args.memory_budget_mb}MB could not do the job: "
+              f"{failed_peers[f'duckdb {args.memory_budget_mb}MB']}")
     if limited:
         print(f"against duckdb with memory_limit {args.memory_budget_mb}MB: throughput {limited['seconds'] / o['seconds']:.2f}x, "
               f"its peak RSS {max(x['peak_rss_mb'] for x in results[f'duckdb {args.memory_budget_mb}MB']):.0f} MB")
@@ -943,4 +960,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except Failed as e:
+        sys.exit(str(e))
