@@ -8,7 +8,8 @@ SHELL := /bin/bash
 
 VENV := .venv
 PY := $(VENV)/bin/python
-STATE ?= /tmp/driftless-local
+# The local stack's logs and pids; a second checkout sets its own (STATE=... or DRIFTLESS_STATE=...).
+STATE ?= $(or $(DRIFTLESS_STATE),/tmp/driftless-local)
 export DRIFTLESS_STATE := $(STATE)
 # Ports of the local stack; a second checkout on the same machine sets its own (MOTO_PORT=4600 ...).
 export MOTO_PORT ?= 4566

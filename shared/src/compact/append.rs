@@ -15,7 +15,7 @@ use super::write::sort_and_write;
 use super::{Compaction, Scratch};
 use crate::lake::delta::{CommitOutcome, DataFile, NewFile, TableChange};
 use crate::lake::index::FileIndex;
-use crate::lake::layout::new_run_id;
+use crate::lake::layout::{append_stem, new_run_id};
 use crate::lake::store::ObjectStore;
 use crate::lake::{Day, LakeError, Result, Table};
 
@@ -213,7 +213,7 @@ impl<S: ObjectStore> Compaction<'_, S> {
             report.run.read_ms += read_started.elapsed().as_millis() as u64;
 
             let write_started = Instant::now();
-            let stem = format!("part-r{:06}-{}-{day}", plan.run, report.run.run_id);
+            let stem = append_stem(plan.run, &report.run.run_id, day);
             let written =
                 sort_and_write(table, partitions, &scratch.0, stem, self.cfg, &read.skip).await?;
             report.run.write_ms += write_started.elapsed().as_millis() as u64;

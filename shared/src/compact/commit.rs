@@ -7,8 +7,7 @@ use std::path::Path;
 use super::read::RejectedLine;
 use crate::lake::delta::NewFile;
 use crate::lake::fingerprint::Fingerprint;
-use crate::lake::index::index_path;
-use crate::lake::layout::raw_prefix;
+use crate::lake::layout::{index_path, rejected_key, table_key};
 use crate::lake::parquet::{scan_string_column, LocalPart};
 use crate::lake::store::ObjectStore;
 use crate::lake::{Day, LakeError, Result, Table};
@@ -20,18 +19,6 @@ pub struct Uploads<'a, S> {
     table: &'static Table,
     scratch: &'a Path,
     uploaded: Vec<String>,
-}
-
-/// The key of a table file (`path` relative to the table root).
-pub fn table_key(table: &Table, path: &str) -> String {
-    format!("lake/{}/{path}", table.name)
-}
-
-/// Where the lines of a raw object that were not records are kept: one file per object, named
-/// after it, so a run that reads the object again writes the same file.
-pub fn rejected_key(table: &Table, raw_key: &str) -> String {
-    let rest = raw_key.strip_prefix(&raw_prefix(table)).unwrap_or(raw_key);
-    format!("rejected/{}/{rest}.jsonl", table.name)
 }
 
 impl<'a, S: ObjectStore> Uploads<'a, S> {

@@ -8,7 +8,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use super::commit::{table_key, Uploads};
+use super::commit::Uploads;
 use super::completeness::Completeness;
 use super::partition::{Batch, Partitions};
 use super::read::lock;
@@ -16,7 +16,7 @@ use super::report::{OptimizeOutcome, OptimizeReport};
 use super::write::sort_and_write;
 use super::{Compaction, Scratch};
 use crate::lake::delta::{CommitOutcome, DataFile, LakeTable, Rewrite, TableChange};
-use crate::lake::layout::new_run_id;
+use crate::lake::layout::{new_run_id, optimize_stem, table_key};
 use crate::lake::parquet::read_rows;
 use crate::lake::store::ObjectStore;
 use crate::lake::{Day, LakeError, Result, Table, QUARANTINE};
@@ -200,7 +200,7 @@ impl<S: ObjectStore> Compaction<'_, S> {
             table,
             partitions,
             &scratch.0,
-            format!("part-o-{run_id}-{day}"),
+            optimize_stem(&run_id, day),
             self.cfg,
             &Default::default(),
         )

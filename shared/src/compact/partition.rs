@@ -153,6 +153,11 @@ impl PartitionData {
 }
 
 impl Partitions {
+    /// Where the partitions spill.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// `name` makes the spill file names unique within `dir`.
     pub fn new(dir: &Path, name: &str, level: u32, n: usize, limit: usize) -> Partitions {
         Partitions {

@@ -15,7 +15,8 @@ use super::partition::{Batch, Partitions};
 use super::plan::DayInput;
 use super::report::{RunReport, Unreadable};
 use crate::lake::delta::DataFile;
-use crate::lake::index::{index_path, key_hash, FileIndex};
+use crate::lake::index::{key_hash, FileIndex};
+use crate::lake::layout::{index_path, unreadable_key};
 use crate::lake::parquet::scan_string_column;
 use crate::lake::raw::{ndjson_reader, trim_line_ending};
 use crate::lake::store::{ObjectMeta, ObjectStore};
@@ -70,12 +71,6 @@ pub(super) fn lock(p: &Mutex<Partitions>) -> MutexGuard<'_, Partitions> {
         Ok(g) => g,
         Err(poisoned) => poisoned.into_inner(),
     }
-}
-
-/// Where an unreadable raw object is moved: out of the raw prefix (so it is not read again),
-/// under a prefix of its own for inspection.
-pub fn unreadable_key(key: &str) -> String {
-    format!("unreadable/{key}")
 }
 
 /// Reads every object of `input` into `partitions`, adding the figures to `run`.
@@ -167,7 +162,10 @@ async fn read_one<S: ObjectStore>(
     .map_err(|source| LakeError::Task {
         what: "reading a raw object",
         source,
-    })?;
+    })?
+    // A local failure (the downloaded copy, the spill files) says nothing about the object: the
+    // run fails and the next one reads it again, instead of moving a good object aside.
+    .map_err(|(path, source)| LakeError::Io { path, source })?;
     if path == local {
         let _ = std::fs::remove_file(&local);
     }
@@ -175,13 +173,15 @@ async fn read_one<S: ObjectStore>(
 }
 
 /// Reads one raw object's lines into the partitions (blocking: decompression and parsing).
+/// What is wrong with the object is in the result's `error`; an error of local disk (with its
+/// path) is the `Err`.
 fn read_object(
     table: &'static Table,
     key: &str,
     path: &Path,
     object: u32,
     partitions: &Mutex<Partitions>,
-) -> ObjectRead {
+) -> std::result::Result<ObjectRead, (String, std::io::Error)> {
     let mut out = ObjectRead {
         uncompressed: 0,
         rows: 0,
@@ -190,13 +190,8 @@ fn read_object(
         rejected_total: 0,
         error: None,
     };
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) => {
-            out.error = Some(format!("cannot open: {e}"));
-            return out;
-        }
-    };
+    let file = std::fs::File::open(path).map_err(|e| (path.display().to_string(), e))?;
+    let spill_dir = || lock(partitions).dir().display().to_string();
     let (mut lines, gzip) = ndjson_reader(file);
     let mut line = Vec::with_capacity(4096);
     let mut batch = Batch::new(object);
@@ -213,7 +208,7 @@ fn read_object(
                     "{what} unreadable after {} bytes ({n} lines): {e}",
                     out.uncompressed
                 ));
-                return out;
+                return Ok(out);
             }
         }
         n += 1;
@@ -250,16 +245,11 @@ fn read_object(
             }
         }
         if batch.len_bytes() >= MIB {
-            if let Err(e) = flush(&mut batch) {
-                out.error = Some(format!("spilling to local disk: {e}"));
-                return out;
-            }
+            flush(&mut batch).map_err(|e| (spill_dir(), e))?;
         }
     }
-    if let Err(e) = flush(&mut batch) {
-        out.error = Some(format!("spilling to local disk: {e}"));
-    }
-    out
+    flush(&mut batch).map_err(|e| (spill_dir(), e))?;
+    Ok(out)
 }
 
 /// The keys of `keys` (sorted) that are in `index` (sorted): a merge of the two lists.
@@ -369,5 +359,40 @@ mod tests {
         out.clear();
         matches(&keys, &[], &mut out);
         assert!(out.is_empty());
+    }
+
+    /// A stored event line as ingest writes it.
+    const LINE: &str = concat!(
+        r#"{"event_id":"0192f3a0-0000-7000-8000-000000000001","event_type":"page_viewed","#,
+        r#""schema_version":"1-0-0","timestamp":"2026-11-28T10:00:00.000Z","#,
+        r#""received_at":"2026-11-28T10:00:01.000Z","anonymous_id":"a1","properties":{}}"#,
+        "\n"
+    );
+
+    #[test]
+    fn a_local_disk_failure_fails_the_read_instead_of_blaming_the_object() {
+        let dir = std::env::temp_dir().join(format!("driftless-read-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let raw = dir.join("raw.ndjson");
+        std::fs::write(&raw, LINE.repeat(3)).unwrap();
+        let table = &crate::lake::table::EVENTS;
+        // Spilling at the first byte into a directory that does not exist.
+        let gone = dir.join("no-such-dir");
+        let partitions = Mutex::new(Partitions::new(&gone, "t", 0, 4, 0));
+        let err = read_object(table, "raw/events/x", &raw, 0, &partitions).unwrap_err();
+        assert!(err.0.contains("no-such-dir"), "{}", err.0);
+        // The downloaded copy gone.
+        let partitions = Mutex::new(Partitions::new(&dir, "t", 0, 4, 1 << 20));
+        let missing = dir.join("missing");
+        assert!(read_object(table, "raw/events/x", &missing, 0, &partitions).is_err());
+        // The object itself bad: a verdict on the object, not an error of the run.
+        std::fs::write(&raw, b"\x1f\x8b\x08\x00garbage").unwrap();
+        let read = read_object(table, "raw/events/x", &raw, 0, &partitions).unwrap();
+        assert!(read.error.unwrap().contains("gzip"));
+        std::fs::write(&raw, LINE.repeat(3)).unwrap();
+        let read = read_object(table, "raw/events/x", &raw, 0, &partitions).unwrap();
+        assert_eq!((read.rows, read.error), (3, None));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

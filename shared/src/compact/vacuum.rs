@@ -7,27 +7,20 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::commit::table_key;
 use super::report::VacuumReport;
 use super::Compaction;
-use crate::lake::index::index_path;
+use crate::lake::layout::{index_path, table_key, vacuum_record_key};
 use crate::lake::store::ObjectStore;
 use crate::lake::{Result, Table};
 
 /// How often the schedule vacuums a table.
 pub const VACUUM_EVERY: Duration = Duration::from_secs(24 * 3600);
 
-/// The record of a table's last vacuum, beside its log (a vacuum that deletes nothing commits
-/// nothing, so the log cannot say when it ran).
-fn vacuum_record(table: &Table) -> String {
-    table_key(table, "_driftless_vacuum.json")
-}
-
 impl<S: ObjectStore> Compaction<'_, S> {
     /// Whether `table` was vacuumed less than [`VACUUM_EVERY`] ago.
     pub(super) async fn vacuumed_recently(&self, table: &'static Table) -> Result<bool> {
         let since = self.now - VACUUM_EVERY.as_millis() as i64;
-        Ok(match self.store.get_small(&vacuum_record(table)).await? {
+        Ok(match self.store.get_small(&vacuum_record_key(table)).await? {
             Some((body, _)) => serde_json::from_slice::<Value>(&body)
                 .ok()
                 .and_then(|v| v["at"].as_i64())
@@ -67,7 +60,7 @@ impl<S: ObjectStore> Compaction<'_, S> {
             "indexes_deleted": orphans.len(),
         });
         self.store
-            .put_small(&vacuum_record(table), record.to_string().into_bytes(), None)
+            .put_small(&vacuum_record_key(table), record.to_string().into_bytes(), None)
             .await?;
         tracing::info!(
             message = "Table vacuumed.",

@@ -181,12 +181,6 @@ fn people_in_raw(raw: &[u8]) -> Vec<(PersonKind, Vec<u8>)> {
     out
 }
 
-/// Where the index of the data file at `data_path` (relative to the table root) lives.
-pub fn index_path(data_path: &str) -> String {
-    let stem = data_path.strip_suffix(".parquet").unwrap_or(data_path);
-    format!("_index/{stem}.idx")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,9 +242,5 @@ mod tests {
         bytes.pop();
         assert!(FileIndex::decode(&bytes, "x").is_err());
         assert!(FileIndex::decode(b"nope", "x").is_err());
-        assert_eq!(
-            index_path("dt=2026-11-28/part-g1-ab-0000.parquet"),
-            "_index/dt=2026-11-28/part-g1-ab-0000.idx"
-        );
     }
 }

@@ -1,10 +1,14 @@
 //! The bucket's layout: days, prefixes and object names, in one place (docs/s3-layout.md).
 //!
 //! ```text
-//! raw/<table>/YYYY/MM/DD/HH/<firehose object>     Firehose's arrival-time prefix
-//! lake/<table>/dt=YYYY-MM-DD/_manifest.json        a day's commit record
-//! lake/<table>/dt=YYYY-MM-DD/part-g<gen>-<run>-<n>.parquet
-//! lake/<table>/dt=YYYY-MM-DD/_rejected-g<gen>-<run>.jsonl
+//! raw/<table>/YYYY/MM/DD/HH/<firehose object>              Firehose's arrival-time prefix
+//! lake/<table>/_delta_log/                                 the table's transaction log (delta-rs)
+//! lake/<table>/dt=YYYY-MM-DD/part-r<run>-<id>-<day>-<n>.parquet   an append's files
+//! lake/<table>/dt=YYYY-MM-DD/part-o-<id>-<day>-<n>.parquet        an optimize's files
+//! lake/<table>/_index/dt=YYYY-MM-DD/<file stem>.idx        each data file's index
+//! lake/<table>/_driftless_vacuum.json                      when the table was last vacuumed
+//! rejected/<table>/YYYY/MM/DD/HH/<object>.jsonl            lines of a raw object that were not records
+//! unreadable/raw/<table>/...                               raw objects that could not be read
 //! ```
 
 use std::fmt;
@@ -75,11 +79,6 @@ impl Day {
         format!("lake/{}/dt={self}/", table.name)
     }
 
-    /// The day's commit record.
-    pub fn manifest_key(self, table: &Table) -> String {
-        format!("{}_manifest.json", self.lake_prefix(table))
-    }
-
     /// The day of a raw day prefix `raw/<table>/YYYY/MM/DD/`, if it is one.
     pub fn of_raw_dir(prefix: &str) -> Option<Day> {
         let parts: Vec<&str> = prefix.trim_end_matches('/').rsplit('/').take(3).collect();
@@ -113,23 +112,45 @@ pub fn new_run_id() -> String {
     format!("{:08x}", fastrand::u32(..))
 }
 
-/// `part-g00002-<run>`: the stem of a run's parts (`-0000.parquet` and so on follow).
-pub fn part_stem(generation: u64, run_id: &str) -> String {
-    format!("part-g{generation:05}-{run_id}")
+/// The stem of the files an append run writes for a day (`-0000.parquet` and so on follow):
+/// the run number orders them, the run id keeps two racing runs' files apart.
+pub fn append_stem(run: u64, run_id: &str, day: Day) -> String {
+    format!("part-r{run:06}-{run_id}-{day}")
 }
 
-/// The file of a run's lines that were not records.
-pub fn rejected_lines_name(generation: u64, run_id: &str) -> String {
-    format!("_rejected-g{generation:05}-{run_id}.jsonl")
+/// The stem of the files an optimize of `day` writes.
+pub fn optimize_stem(run_id: &str, day: Day) -> String {
+    format!("part-o-{run_id}-{day}")
 }
 
-/// The generation a part or rejected-lines file belongs to; cleanup uses it to tell dead files
-/// from a newer run's.
-pub fn generation_of(file_name: &str) -> Option<u64> {
-    let rest = file_name
-        .strip_prefix("part-g")
-        .or_else(|| file_name.strip_prefix("_rejected-g"))?;
-    rest.split('-').next()?.parse().ok()
+/// The key of a table file (`path` relative to the table root, as the log names it).
+pub fn table_key(table: &Table, path: &str) -> String {
+    format!("lake/{}/{path}", table.name)
+}
+
+/// Where the index of the data file at `data_path` (relative to the table root) lives.
+pub fn index_path(data_path: &str) -> String {
+    let stem = data_path.strip_suffix(".parquet").unwrap_or(data_path);
+    format!("_index/{stem}.idx")
+}
+
+/// The record of a table's last vacuum, beside its log (a vacuum that deletes nothing commits
+/// nothing, so the log cannot say when it ran).
+pub fn vacuum_record_key(table: &Table) -> String {
+    table_key(table, "_driftless_vacuum.json")
+}
+
+/// Where the lines of a raw object that were not records are kept: one file per object, named
+/// after it, so a run that reads the object again writes the same file.
+pub fn rejected_key(table: &Table, raw_key: &str) -> String {
+    let rest = raw_key.strip_prefix(&raw_prefix(table)).unwrap_or(raw_key);
+    format!("rejected/{}/{rest}.jsonl", table.name)
+}
+
+/// Where an unreadable raw object is moved: out of the raw prefix (so it is not read again),
+/// under a prefix of its own for inspection.
+pub fn unreadable_key(key: &str) -> String {
+    format!("unreadable/{key}")
 }
 
 #[cfg(test)]
@@ -143,10 +164,6 @@ mod tests {
         assert_eq!(d.to_string(), "2026-11-28");
         assert_eq!(d.raw_prefix(&EVENTS), "raw/events/2026/11/28/");
         assert_eq!(d.lake_prefix(&QUARANTINE), "lake/quarantine/dt=2026-11-28/");
-        assert_eq!(
-            d.manifest_key(&EVENTS),
-            "lake/events/dt=2026-11-28/_manifest.json"
-        );
         assert_eq!(Day::of_raw_dir("raw/events/2026/11/28/"), Some(d));
         assert_eq!(d.next().to_string(), "2026-11-29");
         for bad in [
@@ -187,14 +204,29 @@ mod tests {
     }
 
     #[test]
-    fn part_names_carry_their_generation() {
-        assert_eq!(part_stem(2, "0a1b2c3d"), "part-g00002-0a1b2c3d");
-        assert_eq!(generation_of("part-g00002-0a1b2c3d-0000.parquet"), Some(2));
+    fn file_names_sort_by_run_and_keep_racing_runs_apart() {
+        let d = Day::parse("2026-11-28").unwrap();
+        assert_eq!(append_stem(7, "0a1b2c3d", d), "part-r000007-0a1b2c3d-2026-11-28");
+        assert!(append_stem(7, "ffffffff", d) < append_stem(10, "00000000", d));
+        assert_eq!(optimize_stem("0a1b2c3d", d), "part-o-0a1b2c3d-2026-11-28");
         assert_eq!(
-            generation_of(&rejected_lines_name(13, "0a1b2c3d")),
-            Some(13)
+            index_path("dt=2026-11-28/part-r000007-ab-2026-11-28-0000.parquet"),
+            "_index/dt=2026-11-28/part-r000007-ab-2026-11-28-0000.idx"
         );
-        assert_eq!(generation_of("_manifest.json"), None);
-        assert_eq!(generation_of("part-other.parquet"), None);
+        assert_eq!(
+            table_key(&EVENTS, "_delta_log/00000000000000000000.json"),
+            "lake/events/_delta_log/00000000000000000000.json"
+        );
+    }
+
+    #[test]
+    fn set_aside_objects_keep_their_raw_names() {
+        let key = "raw/quarantine/2026/11/28/13/driftless-quarantine-1-2026-11-28-13-00-00-x.gz";
+        assert_eq!(
+            rejected_key(&QUARANTINE, key),
+            "rejected/quarantine/2026/11/28/13/driftless-quarantine-1-2026-11-28-13-00-00-x.gz.jsonl"
+        );
+        assert_eq!(unreadable_key(key), format!("unreadable/{key}"));
+        assert_eq!(vacuum_record_key(&EVENTS), "lake/events/_driftless_vacuum.json");
     }
 }
