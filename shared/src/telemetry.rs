@@ -344,4 +344,101 @@ mod tests {
         assert_eq!(doc["Reason"], "properties");
         assert_eq!(doc["EventsRejected"], 3.0);
     }
+
+    fn request(
+        aggregator: &MetricsAggregator,
+        accepted: u64,
+        latency: f64,
+        now: EpochMillis,
+    ) -> Vec<Value> {
+        let mut set = MetricSet::new("ingest");
+        set.count(names::EVENTS_ACCEPTED, accepted).put(
+            names::HANDLER_LATENCY_MS,
+            Unit::Milliseconds,
+            latency,
+        );
+        aggregator.record(set, now);
+        aggregator.end_invocation(now)
+    }
+
+    #[test]
+    fn aggregated_counters_are_summed_and_samples_kept_until_the_invocation_count_is_reached() {
+        let policy = FlushPolicy {
+            invocations: 3,
+            interval: Duration::from_secs(60),
+        };
+        let aggregator = MetricsAggregator::new(policy);
+        assert_eq!(request(&aggregator, 2, 1.5, 1_000), Vec::<Value>::new());
+        assert_eq!(request(&aggregator, 3, 2.5, 2_000), Vec::<Value>::new());
+        let docs = request(&aggregator, 4, 3.5, 3_000);
+        assert_eq!(docs.len(), 1);
+        assert_eq!(docs[0]["EventsAccepted"], 9.0);
+        assert_eq!(docs[0]["HandlerLatencyMs"], json!([1.5, 2.5, 3.5]));
+        assert_eq!(
+            docs[0]["_aws"]["Timestamp"], 1_000,
+            "the window's first value"
+        );
+        assert_eq!(
+            aggregator.drain(),
+            Vec::<Value>::new(),
+            "nothing is written twice"
+        );
+    }
+
+    #[test]
+    fn aggregated_metrics_are_written_when_the_interval_has_passed() {
+        let policy = FlushPolicy {
+            invocations: 100,
+            interval: Duration::from_secs(60),
+        };
+        let aggregator = MetricsAggregator::new(policy);
+        assert!(request(&aggregator, 1, 1.0, 0).is_empty());
+        assert!(request(&aggregator, 1, 1.0, 59_999).is_empty());
+        let docs = request(&aggregator, 1, 1.0, 60_000);
+        assert_eq!(docs[0]["EventsAccepted"], 3.0);
+    }
+
+    #[test]
+    fn a_value_array_is_written_before_it_passes_emfs_100_values() {
+        let aggregator = MetricsAggregator::new(FlushPolicy {
+            invocations: 1_000,
+            interval: Duration::from_secs(3_600),
+        });
+        let mut written = Vec::new();
+        for n in 0..250 {
+            written.extend(request(&aggregator, 1, n as f64, 0));
+        }
+        written.extend(aggregator.drain());
+        let lengths: Vec<usize> = written
+            .iter()
+            .map(|d| d["HandlerLatencyMs"].as_array().map_or(1, Vec::len))
+            .collect();
+        assert_eq!(lengths, [100, 100, 50]);
+        let accepted: f64 = written
+            .iter()
+            .map(|d| d["EventsAccepted"].as_f64().unwrap())
+            .sum();
+        assert_eq!(accepted, 250.0);
+    }
+
+    #[test]
+    fn each_dimension_set_gets_its_own_document() {
+        let aggregator = MetricsAggregator::new(FlushPolicy::default());
+        for reason in ["properties", "envelope", "properties"] {
+            let mut set = MetricSet::new("ingest").dimension("Reason", reason);
+            set.count(names::EVENTS_REJECTED, 2);
+            aggregator.record(set, 5);
+        }
+        let docs = aggregator.drain();
+        let got: Vec<(&str, f64)> = docs
+            .iter()
+            .map(|d| {
+                (
+                    d["Reason"].as_str().unwrap(),
+                    d["EventsRejected"].as_f64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(got, [("envelope", 2.0), ("properties", 4.0)]);
+    }
 }

@@ -30,10 +30,13 @@ pub fn api_gateway_event(body: &str) -> Vec<u8> {
     serde_json::to_vec(&event).expect("serialise")
 }
 
+/// A request id and the event of one invocation.
+type Invocation = (String, Vec<u8>);
+
 #[derive(Default)]
 struct State {
     /// Invocations waiting for the function's next `GET .../invocation/next`.
-    queue: tokio::sync::Mutex<Option<mpsc::UnboundedReceiver<(String, Vec<u8>)>>>,
+    queue: tokio::sync::Mutex<Option<mpsc::UnboundedReceiver<Invocation>>>,
     responses: Mutex<Vec<Value>>,
     responded: Notify,
     extension_registered: AtomicBool,
@@ -43,7 +46,7 @@ struct State {
 pub struct FakeLambda {
     pub addr: SocketAddr,
     state: Arc<State>,
-    send: mpsc::UnboundedSender<(String, Vec<u8>)>,
+    send: mpsc::UnboundedSender<Invocation>,
     next_id: AtomicUsize,
 }
 
