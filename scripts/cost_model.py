@@ -128,7 +128,7 @@ class Params:
     logs_ingest_per_gb: float = 0.50  # PRICE, Standard log class
     # The bytes each request logs, in three parts.
     # MEASURED (`make bench`, functions/ingest/examples/log_bytes.rs): the function's own output,
-    # stdout and stderr of the real binary over 1,000 requests and its shutdown, 15.7 B a request
+    # stdout and stderr of the real binary over 1,000 requests and its shutdown, 15.2-15.7 B a request
     # at 10 and at 20 events (aggregated EMF documents every 100 invocations; the per-request
     # line is debug). The binary before issue 15 wrote 816 B a request in the same run.
     function_log_bytes_per_request: int = 16
