@@ -155,6 +155,9 @@ bench: $(VENV)/.installed
 	@echo "== ingest: stripped release binary (host target)"
 	cargo build --quiet --release -p ingest
 	@ls -l target/release/ingest | awk '{printf "target/release/ingest: %.1f MiB\n", $$5 / 1048576}'
+	@echo "== ingest: log bytes per request (the real binary under a stand-in Lambda, 1,000 requests)"
+	cargo build --quiet --release -p ingest --example log_bytes
+	target/release/examples/log_bytes target/release/ingest
 	@echo "== ingest: peak memory over 10,000 local requests"
 	scripts/stack.sh down
 	DRIFTLESS_RELEASE=1 scripts/stack.sh up

@@ -3,7 +3,7 @@
 
     python3 scripts/cost_model.py                          # both endpoint types, 10 and 20 events/request
     python3 scripts/cost_model.py --events-per-request 1 10 50 --firehose-latency-ms 40
-    python3 scripts/cost_model.py --endpoint-type FunctionUrl --custom-domain --function-log-bytes-per-request 600
+    python3 scripts/cost_model.py --endpoint-type FunctionUrl --custom-domain --function-log-bytes-per-request 816
 
 Pure Python, standard library only. Every figure is a parameter of `Params`, in one of three kinds:
 
@@ -126,10 +126,13 @@ class Params:
 
     # ------------------------------------------------------------------ CloudWatch Logs
     logs_ingest_per_gb: float = 0.50  # PRICE, Standard log class
-    # ASSUMED, all three: the bytes each request logs, split from the 2,000 B a request assumed
-    # before they were told apart. The Rust work measures the function's own share and replaces it.
-    # The function's output: its two EMF metric documents and its "Batch ingested." line.
-    function_log_bytes_per_request: int = 1300
+    # The bytes each request logs, in three parts.
+    # MEASURED (`make bench`, functions/ingest/examples/log_bytes.rs): the function's own output,
+    # stdout and stderr of the real binary over 1,000 requests and its shutdown, 15.2-15.7 B a request
+    # at 10 and at 20 events (aggregated EMF documents every 100 invocations; the per-request
+    # line is debug). The binary before issue 15 wrote 816 B a request in the same run.
+    function_log_bytes_per_request: int = 16
+    # ASSUMED, the other two (they do not exist on the local stack).
     # The platform's JSON start and report lines, logged only at SystemLogLevel INFO or DEBUG.
     platform_log_bytes_per_request: int = 370
     system_log_level: str = template_system_log_level()

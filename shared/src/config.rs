@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::telemetry::FlushPolicy;
+
 /// A variable with a value that cannot be used, and what to set instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{var}: {message}")]
@@ -116,6 +118,8 @@ pub struct IngestConfig {
     pub limits: Limits,
     /// Corrected timestamps are clamped to at most this long before `received_at`.
     pub max_event_age: Duration,
+    /// When the metrics of many requests are written as one EMF document.
+    pub metrics_flush: FlushPolicy,
 }
 
 impl Default for IngestConfig {
@@ -127,6 +131,7 @@ impl Default for IngestConfig {
             ip_policy: IpPolicy::Drop,
             limits: Limits::default(),
             max_event_age: Duration::from_secs(30 * 24 * 3600),
+            metrics_flush: FlushPolicy::default(),
         }
     }
 }
@@ -201,6 +206,18 @@ impl IngestConfig {
                 d.max_event_age.as_secs(),
                 1,
             )?),
+            metrics_flush: FlushPolicy {
+                invocations: env.integer(
+                    "DRIFTLESS_METRICS_FLUSH_INVOCATIONS",
+                    d.metrics_flush.invocations,
+                    1,
+                )?,
+                interval: Duration::from_secs(env.integer(
+                    "DRIFTLESS_METRICS_FLUSH_SECS",
+                    d.metrics_flush.interval.as_secs(),
+                    1,
+                )?),
+            },
         })
     }
 
@@ -360,6 +377,20 @@ mod tests {
         assert_eq!(c.limits, Limits::default());
         assert_eq!(c.ip_policy, IpPolicy::Drop);
         assert_eq!(c.allowed_origins, None);
+        assert_eq!(c.metrics_flush, FlushPolicy::default());
+    }
+
+    #[test]
+    fn metrics_flush_is_configurable_and_never_zero() {
+        let c = config(&[
+            ("DRIFTLESS_METRICS_FLUSH_INVOCATIONS", "10"),
+            ("DRIFTLESS_METRICS_FLUSH_SECS", "5"),
+        ])
+        .unwrap();
+        assert_eq!(c.metrics_flush.invocations, 10);
+        assert_eq!(c.metrics_flush.interval, Duration::from_secs(5));
+        let err = config(&[("DRIFTLESS_METRICS_FLUSH_INVOCATIONS", "0")]).unwrap_err();
+        assert_eq!(err.var, "DRIFTLESS_METRICS_FLUSH_INVOCATIONS");
     }
 
     #[test]

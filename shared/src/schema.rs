@@ -287,7 +287,7 @@ impl Node {
         }
     }
 
-    fn validate_string(&self, s: &str, path: &str, errors: &mut Vec<FieldError>) {
+    pub(crate) fn validate_string(&self, s: &str, path: &str, errors: &mut Vec<FieldError>) {
         if self.min_length.is_some() || self.max_length.is_some() {
             let len = s.chars().count() as u64;
             if let Some(min) = self.min_length.filter(|min| len < *min) {
@@ -315,7 +315,7 @@ impl Node {
         }
     }
 
-    fn validate_number(&self, f: f64, path: &str, errors: &mut Vec<FieldError>) {
+    pub(crate) fn validate_number(&self, f: f64, path: &str, errors: &mut Vec<FieldError>) {
         let checks = [
             (self.minimum.filter(|m| f < *m), "at least"),
             (self.maximum.filter(|m| f > *m), "at most"),

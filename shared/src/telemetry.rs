@@ -1,9 +1,23 @@
 //! Logs and metrics: JSON logs through `tracing` on Lambda, and metrics as CloudWatch Embedded
 //! Metric Format documents on stdout, which CloudWatch turns into metrics without an API call.
+//!
+//! A run of compaction writes its documents as it goes ([`MetricSet::emit`]). Ingest, which runs
+//! once per request, adds its metrics to a [`MetricsAggregator`] instead: counters are summed and
+//! samples (latency, batch size) kept as EMF value arrays, and one document per dimension set is
+//! written every N invocations or S seconds, whichever comes first, and at shutdown. A request
+//! then costs a few bytes of log instead of two documents.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
 use crate::timestamp::EpochMillis;
+
+/// EMF's limits: metrics per document, values per metric.
+const EMF_MAX_METRICS: usize = 100;
+const EMF_MAX_VALUES: usize = 100;
 
 /// Namespace of every Driftless metric.
 pub const NAMESPACE: &str = "Driftless";
@@ -55,11 +69,20 @@ impl Unit {
     }
 }
 
+/// How an aggregator combines a metric's values between flushes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Aggregation {
+    /// Every value is kept (an EMF value array): averages and percentiles stay exact.
+    Sample,
+    /// Values are added up: a counter, whose sum is what alarms read.
+    Sum,
+}
+
 /// One EMF document: a set of dimensions and the metric values recorded under them.
 #[derive(Debug, Clone)]
 pub struct MetricSet {
     dimensions: Vec<(&'static str, String)>,
-    metrics: Vec<(&'static str, Unit, f64)>,
+    metrics: Vec<(&'static str, Unit, f64, Aggregation)>,
 }
 
 impl MetricSet {
@@ -75,34 +98,26 @@ impl MetricSet {
         self
     }
 
+    /// A sample (a latency, a size): aggregated, every value is kept.
     pub fn put(&mut self, name: &'static str, unit: Unit, value: f64) -> &mut MetricSet {
-        self.metrics.push((name, unit, value));
+        self.metrics.push((name, unit, value, Aggregation::Sample));
+        self
+    }
+
+    /// A counter: aggregated, the values are summed.
+    pub fn count(&mut self, name: &'static str, value: u64) -> &mut MetricSet {
+        self.metrics
+            .push((name, Unit::Count, value as f64, Aggregation::Sum));
         self
     }
 
     /// The EMF document as JSON.
     pub fn to_emf(&self, timestamp: EpochMillis) -> Value {
-        let mut doc = Map::new();
-        let dims: Vec<&str> = self.dimensions.iter().map(|(k, _)| *k).collect();
-        let defs: Vec<Value> = self
+        let metrics = self
             .metrics
             .iter()
-            .map(|(name, unit, _)| json!({"Name": name, "Unit": unit.as_str()}))
-            .collect();
-        doc.insert(
-            "_aws".into(),
-            json!({
-                "Timestamp": timestamp,
-                "CloudWatchMetrics": [{"Namespace": NAMESPACE, "Dimensions": [dims], "Metrics": defs}]
-            }),
-        );
-        for (k, v) in &self.dimensions {
-            doc.insert((*k).into(), Value::String(v.clone()));
-        }
-        for (name, _, value) in &self.metrics {
-            doc.insert((*name).into(), json!(value));
-        }
-        Value::Object(doc)
+            .map(|(name, unit, value, _)| (*name, *unit, json!(value)));
+        emf_document(&self.dimensions, metrics, timestamp)
     }
 
     /// Writes the document as one line on stdout, where the Lambda agent picks it up.
@@ -111,7 +126,180 @@ impl MetricSet {
             return;
         }
         // One `println!` per document keeps each one a single line; tests capture it.
-        println!("{}", self.to_emf(timestamp));
+        write_documents(vec![self.to_emf(timestamp)]);
+    }
+}
+
+/// One EMF document of `metrics` (name, unit, value or array of values) under `dimensions`.
+fn emf_document(
+    dimensions: &[(&'static str, String)],
+    metrics: impl Iterator<Item = (&'static str, Unit, Value)>,
+    timestamp: EpochMillis,
+) -> Value {
+    let mut doc = Map::new();
+    let dims: Vec<&str> = dimensions.iter().map(|(k, _)| *k).collect();
+    let mut defs = Vec::new();
+    let mut values = Vec::new();
+    for (name, unit, value) in metrics {
+        defs.push(json!({"Name": name, "Unit": unit.as_str()}));
+        values.push((name, value));
+    }
+    doc.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": timestamp,
+            "CloudWatchMetrics": [{"Namespace": NAMESPACE, "Dimensions": [dims], "Metrics": defs}]
+        }),
+    );
+    for (k, v) in dimensions {
+        doc.insert((*k).into(), Value::String(v.clone()));
+    }
+    for (name, value) in values {
+        doc.insert(name.into(), value);
+    }
+    Value::Object(doc)
+}
+
+/// When a [`MetricsAggregator`] writes what it holds (`DRIFTLESS_METRICS_FLUSH_INVOCATIONS`,
+/// `DRIFTLESS_METRICS_FLUSH_SECS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlushPolicy {
+    /// After this many invocations.
+    pub invocations: u64,
+    /// Or once this long has passed since the first value it holds, at the end of an invocation.
+    pub interval: Duration,
+}
+
+impl Default for FlushPolicy {
+    fn default() -> FlushPolicy {
+        FlushPolicy {
+            invocations: 100,
+            interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// One metric between flushes.
+#[derive(Debug)]
+struct Held {
+    unit: Unit,
+    aggregation: Aggregation,
+    values: Vec<f64>,
+}
+
+#[derive(Debug, Default)]
+struct Window {
+    /// When the first value of the window was recorded: the documents' timestamp.
+    started: Option<EpochMillis>,
+    invocations: u64,
+    sets: BTreeMap<Vec<(&'static str, String)>, BTreeMap<&'static str, Held>>,
+}
+
+impl Window {
+    fn is_full(&self) -> bool {
+        self.sets
+            .values()
+            .flat_map(BTreeMap::values)
+            .any(|m| m.values.len() >= EMF_MAX_VALUES)
+    }
+
+    /// The documents of the window, at most [`EMF_MAX_METRICS`] metrics each; empties it.
+    fn drain(&mut self) -> Vec<Value> {
+        let timestamp = self.started.take().unwrap_or_default();
+        self.invocations = 0;
+        let mut docs = Vec::new();
+        for (dimensions, metrics) in std::mem::take(&mut self.sets) {
+            let metrics: Vec<_> = metrics.into_iter().collect();
+            for chunk in metrics.chunks(EMF_MAX_METRICS) {
+                let values = chunk.iter().map(|(name, held)| {
+                    let value = match (held.aggregation, held.values.as_slice()) {
+                        (Aggregation::Sum, values) => json!(values.iter().sum::<f64>()),
+                        (Aggregation::Sample, [one]) => json!(one),
+                        (Aggregation::Sample, values) => json!(values),
+                    };
+                    (*name, held.unit, value)
+                });
+                docs.push(emf_document(&dimensions, values, timestamp));
+            }
+        }
+        docs
+    }
+}
+
+/// Metrics of many invocations, written as few EMF documents: one per dimension set per flush.
+/// Nothing recorded is lost: a flush comes before any value array passes EMF's 100 values, and
+/// the function flushes what is left when Lambda shuts it down ([`MetricsAggregator::flush`]).
+#[derive(Debug)]
+pub struct MetricsAggregator {
+    policy: FlushPolicy,
+    window: Mutex<Window>,
+}
+
+impl MetricsAggregator {
+    pub fn new(policy: FlushPolicy) -> MetricsAggregator {
+        MetricsAggregator {
+            policy,
+            window: Mutex::new(Window::default()),
+        }
+    }
+
+    fn window(&self) -> std::sync::MutexGuard<'_, Window> {
+        // A panic while holding the lock leaves whole values behind: keep using them.
+        self.window
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Adds the values of `set`, recorded at `now`.
+    pub fn record(&self, set: MetricSet, now: EpochMillis) {
+        let mut window = self.window();
+        window.started.get_or_insert(now);
+        let metrics = window.sets.entry(set.dimensions).or_default();
+        for (name, unit, value, aggregation) in set.metrics {
+            let held = metrics.entry(name).or_insert_with(|| Held {
+                unit,
+                aggregation,
+                values: Vec::new(),
+            });
+            match held.aggregation {
+                Aggregation::Sum if !held.values.is_empty() => held.values[0] += value,
+                _ => held.values.push(value),
+            }
+        }
+    }
+
+    /// Ends one invocation at `now`; returns the documents due by the policy (empty when none).
+    pub fn end_invocation(&self, now: EpochMillis) -> Vec<Value> {
+        let mut window = self.window();
+        window.invocations += 1;
+        let interval = self.policy.interval.as_millis() as i64;
+        let due = window.invocations >= self.policy.invocations
+            || window
+                .started
+                .is_some_and(|started| now.saturating_sub(started) >= interval)
+            || window.is_full();
+        if due {
+            window.drain()
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Everything held, as documents, whatever the policy: at shutdown.
+    pub fn drain(&self) -> Vec<Value> {
+        self.window().drain()
+    }
+
+    /// Writes everything held to stdout, one line per document.
+    pub fn flush(&self) {
+        write_documents(self.drain());
+    }
+}
+
+/// Each document as one line on stdout, where the Lambda agent picks them up.
+pub fn write_documents(docs: Vec<Value>) {
+    for doc in docs {
+        println!("{doc}");
     }
 }
 
@@ -155,5 +343,102 @@ mod tests {
         assert_eq!(doc["Function"], "ingest");
         assert_eq!(doc["Reason"], "properties");
         assert_eq!(doc["EventsRejected"], 3.0);
+    }
+
+    fn request(
+        aggregator: &MetricsAggregator,
+        accepted: u64,
+        latency: f64,
+        now: EpochMillis,
+    ) -> Vec<Value> {
+        let mut set = MetricSet::new("ingest");
+        set.count(names::EVENTS_ACCEPTED, accepted).put(
+            names::HANDLER_LATENCY_MS,
+            Unit::Milliseconds,
+            latency,
+        );
+        aggregator.record(set, now);
+        aggregator.end_invocation(now)
+    }
+
+    #[test]
+    fn aggregated_counters_are_summed_and_samples_kept_until_the_invocation_count_is_reached() {
+        let policy = FlushPolicy {
+            invocations: 3,
+            interval: Duration::from_secs(60),
+        };
+        let aggregator = MetricsAggregator::new(policy);
+        assert_eq!(request(&aggregator, 2, 1.5, 1_000), Vec::<Value>::new());
+        assert_eq!(request(&aggregator, 3, 2.5, 2_000), Vec::<Value>::new());
+        let docs = request(&aggregator, 4, 3.5, 3_000);
+        assert_eq!(docs.len(), 1);
+        assert_eq!(docs[0]["EventsAccepted"], 9.0);
+        assert_eq!(docs[0]["HandlerLatencyMs"], json!([1.5, 2.5, 3.5]));
+        assert_eq!(
+            docs[0]["_aws"]["Timestamp"], 1_000,
+            "the window's first value"
+        );
+        assert_eq!(
+            aggregator.drain(),
+            Vec::<Value>::new(),
+            "nothing is written twice"
+        );
+    }
+
+    #[test]
+    fn aggregated_metrics_are_written_when_the_interval_has_passed() {
+        let policy = FlushPolicy {
+            invocations: 100,
+            interval: Duration::from_secs(60),
+        };
+        let aggregator = MetricsAggregator::new(policy);
+        assert!(request(&aggregator, 1, 1.0, 0).is_empty());
+        assert!(request(&aggregator, 1, 1.0, 59_999).is_empty());
+        let docs = request(&aggregator, 1, 1.0, 60_000);
+        assert_eq!(docs[0]["EventsAccepted"], 3.0);
+    }
+
+    #[test]
+    fn a_value_array_is_written_before_it_passes_emfs_100_values() {
+        let aggregator = MetricsAggregator::new(FlushPolicy {
+            invocations: 1_000,
+            interval: Duration::from_secs(3_600),
+        });
+        let mut written = Vec::new();
+        for n in 0..250 {
+            written.extend(request(&aggregator, 1, n as f64, 0));
+        }
+        written.extend(aggregator.drain());
+        let lengths: Vec<usize> = written
+            .iter()
+            .map(|d| d["HandlerLatencyMs"].as_array().map_or(1, Vec::len))
+            .collect();
+        assert_eq!(lengths, [100, 100, 50]);
+        let accepted: f64 = written
+            .iter()
+            .map(|d| d["EventsAccepted"].as_f64().unwrap())
+            .sum();
+        assert_eq!(accepted, 250.0);
+    }
+
+    #[test]
+    fn each_dimension_set_gets_its_own_document() {
+        let aggregator = MetricsAggregator::new(FlushPolicy::default());
+        for reason in ["properties", "envelope", "properties"] {
+            let mut set = MetricSet::new("ingest").dimension("Reason", reason);
+            set.count(names::EVENTS_REJECTED, 2);
+            aggregator.record(set, 5);
+        }
+        let docs = aggregator.drain();
+        let got: Vec<(&str, f64)> = docs
+            .iter()
+            .map(|d| {
+                (
+                    d["Reason"].as_str().unwrap(),
+                    d["EventsRejected"].as_f64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(got, [("envelope", 2.0), ("properties", 4.0)]);
     }
 }

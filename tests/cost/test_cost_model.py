@@ -36,6 +36,7 @@ BASE = cm.Params(
     events_buffer_mb=64,
     lake_target_file_mb=256,
     system_log_level="WARN",
+    function_log_bytes_per_request=1300,
 )
 
 
@@ -189,7 +190,7 @@ def test_the_table_shows_both_endpoint_types_at_10_and_20_events_a_request(capsy
     assert header.split()[3:] == ["HttpApi", "10", "HttpApi", "20", "FunctionUrl", "10", "FunctionUrl", "20"]
     assert "us-east-1" in out and "list prices to be checked" in out
     assert "firehose_latency_ms=20.0" in out  # the assumptions are stated, not hidden
-    assert "function_log_bytes_per_request=1300" in out and "access_log_bytes_per_request=330" in out
+    assert "function_log_bytes_per_request=16" in out and "access_log_bytes_per_request=330" in out
     assert "Goal: at most $0.05 per million events at 20 events/request on the function URL" in out
     assert "Fixed monthly costs with FunctionUrl" in out
 

@@ -1,5 +1,7 @@
 //! The Lambda adapter around [`driftless::ingest::Ingest`]: API Gateway request in, response out.
 
+pub mod shutdown;
+
 use std::time::{Duration, SystemTime};
 
 use driftless::clock::Clock;

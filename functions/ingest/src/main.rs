@@ -15,6 +15,11 @@ async fn main() -> Result<(), Error> {
     let aws = aws_config::load_from_env().await;
     let firehose = aws_sdk_firehose::Client::new(&aws);
     let service = Ingest::new(registry, config, firehose, SystemClock);
+    // Metrics are written every few invocations; what is held when Lambda stops the function
+    // is written before it exits. Without the hook they are still written by count and time.
+    if let Err(error) = ingest::shutdown::flush_metrics_at_shutdown(service.metrics()).await {
+        tracing::warn!(message = "No shutdown hook: metrics held at shutdown are lost.", error = %error);
+    }
     let service = &service;
     run(service_fn(move |req: Request| async move {
         let deadline = UNIX_EPOCH + Duration::from_millis(req.lambda_context().deadline);

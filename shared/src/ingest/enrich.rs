@@ -1,10 +1,8 @@
 //! What the server adds to each valid event: the receive time, the timestamp corrected for the
 //! client's clock skew, and the caller as the policy keeps it (user agent, IP).
 
-use serde_json::{Map, Value};
-
 use crate::config::IpPolicy;
-use crate::record::event::ServerFields;
+use crate::record::event::{EventFields, ServerFields};
 use crate::timestamp::{parse_rfc3339, EpochMillis};
 
 /// What the server knows about the request an event came in.
@@ -22,12 +20,8 @@ pub struct RequestContext<'a> {
 
 impl RequestContext<'_> {
     /// The server fields of one valid event of the request.
-    pub fn server_fields(&self, event: &Map<String, Value>) -> ServerFields<'_> {
-        let client_ts = event
-            .get("timestamp")
-            .and_then(Value::as_str)
-            .and_then(parse_rfc3339)
-            .unwrap_or(self.received_at);
+    pub fn server_fields(&self, event: &impl EventFields) -> ServerFields<'_> {
+        let client_ts = parse_rfc3339(event.client_timestamp()).unwrap_or(self.received_at);
         ServerFields {
             received_at: self.received_at,
             timestamp: corrected_timestamp(client_ts, self),
@@ -71,7 +65,7 @@ mod tests {
     use super::*;
     use crate::record::event::write;
     use crate::test_fixtures::{request as ctx, valid_event};
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     #[test]
     fn skew_correction_keeps_the_gap_between_event_and_send() {

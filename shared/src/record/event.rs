@@ -36,32 +36,58 @@ pub struct ServerFields<'a> {
     pub ip: Option<&'a str>,
 }
 
+/// The client's fields of a valid event, as the record writer reads them: a parsed event
+/// (`Map`), or the ingest fast path's fields already serialised (`ingest::fast_path`).
+pub trait EventFields {
+    /// Appends the JSON of the field `key`, as `serde_json` writes it; false when the event has
+    /// no such field.
+    fn write_value(&self, key: &str, out: &mut Vec<u8>) -> bool;
+    /// The event's `timestamp` as the client sent it (empty when it is not a string).
+    fn client_timestamp(&self) -> &str;
+}
+
+impl EventFields for Map<String, Value> {
+    fn write_value(&self, key: &str, out: &mut Vec<u8>) -> bool {
+        match self.get(key) {
+            // Writing a Value into a Vec cannot fail.
+            Some(value) => serde_json::to_writer(&mut *out, value).is_ok(),
+            None => false,
+        }
+    }
+
+    fn client_timestamp(&self) -> &str {
+        self.get("timestamp")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+}
+
 /// Appends the stored record of a valid event as one JSON line (no trailing newline).
-pub fn write(out: &mut Vec<u8>, event: &Map<String, Value>, server: &ServerFields<'_>) {
-    let client_ts_raw = event
-        .get("timestamp")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+pub fn write(out: &mut Vec<u8>, event: &impl EventFields, server: &ServerFields<'_>) {
     let mut stamp = String::with_capacity(24);
     out.push(b'{');
     for key in ["event_id", "event_type", "schema_version"] {
-        field(out, key, event.get(key).unwrap_or(&Value::Null));
+        event_field(out, event, key);
     }
     write_rfc3339(&mut stamp, server.timestamp);
     str_field(out, "timestamp", &stamp);
-    str_field(out, "client_timestamp", client_ts_raw);
+    str_field(out, "client_timestamp", event.client_timestamp());
     str_field(out, "sent_at", server.sent_at_raw);
     stamp.clear();
     write_rfc3339(&mut stamp, server.received_at);
     str_field(out, "received_at", &stamp);
     for key in ["anonymous_id", "user_id", "session_id", "seq"] {
-        field(out, key, event.get(key).unwrap_or(&Value::Null));
+        event_field(out, event, key);
     }
     // Optional objects are left out when the event has none: a `null` would make the stored
     // record fail the envelope (`context` must be an object) when it is validated again.
-    for key in ["context", "properties"] {
-        if let Some(value) = event.get(key) {
-            field(out, key, value);
+    for name in ["context", "properties"] {
+        let start = out.len();
+        key(out, name);
+        if event.write_value(name, out) {
+            out.push(b',');
+        } else {
+            out.truncate(start);
         }
     }
     opt_str_field(out, "user_agent", server.user_agent);
@@ -71,17 +97,19 @@ pub fn write(out: &mut Vec<u8>, event: &Map<String, Value>, server: &ServerField
     out.push(b'}');
 }
 
+/// A field the record always has: `null` when the event has none.
+fn event_field(out: &mut Vec<u8>, event: &impl EventFields, name: &str) {
+    key(out, name);
+    if !event.write_value(name, out) {
+        out.extend_from_slice(b"null");
+    }
+    out.push(b',');
+}
+
 fn key(out: &mut Vec<u8>, key: &str) {
     out.push(b'"');
     out.extend_from_slice(key.as_bytes());
     out.extend_from_slice(b"\":");
-}
-
-fn field(out: &mut Vec<u8>, name: &str, value: &Value) {
-    key(out, name);
-    // Writing a Value into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, value);
-    out.push(b',');
 }
 
 fn str_field(out: &mut Vec<u8>, name: &str, value: &str) {
@@ -93,7 +121,10 @@ fn str_field(out: &mut Vec<u8>, name: &str, value: &str) {
 fn opt_str_field(out: &mut Vec<u8>, name: &str, value: Option<&str>) {
     match value {
         Some(v) => str_field(out, name, v),
-        None => field(out, name, &Value::Null),
+        None => {
+            key(out, name);
+            out.extend_from_slice(b"null,");
+        }
     }
 }
 
