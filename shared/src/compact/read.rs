@@ -14,12 +14,14 @@ use serde::Serialize;
 use super::partition::{Batch, Partitions};
 use super::plan::DayInput;
 use super::report::{RunReport, Unreadable};
+use crate::erasure::ErasureFilter;
 use crate::lake::delta::DataFile;
 use crate::lake::index::{index_path, key_hash, FileIndex};
 use crate::lake::parquet::scan_string_column;
 use crate::lake::raw::{ndjson_reader, trim_line_ending};
 use crate::lake::store::{ObjectMeta, ObjectStore};
 use crate::lake::{LakeError, Result, Table};
+use crate::record::cells::{index_cells, RowRef};
 
 const MIB: usize = 1024 * 1024;
 
@@ -47,6 +49,9 @@ struct ObjectRead {
     keys: Vec<u128>,
     rejected: Vec<RejectedLine>,
     rejected_total: u64,
+    /// Rows of people being erased, dropped.
+    erased: u64,
+    links: Vec<(String, String)>,
     error: Option<String>,
 }
 
@@ -63,6 +68,8 @@ pub struct DayRead {
     pub rejected: Vec<(String, Vec<RejectedLine>)>,
     /// Sorted, distinct key hashes of the rows read (for the dedup probe).
     pub keys: Vec<u128>,
+    /// `(user_id, anonymous_id)` pairs of erased rows whose anonymous id is not erased yet.
+    pub links: Vec<(String, String)>,
 }
 
 pub(super) fn lock(p: &Mutex<Partitions>) -> MutexGuard<'_, Partitions> {
@@ -78,19 +85,40 @@ pub fn unreadable_key(key: &str) -> String {
     format!("unreadable/{key}")
 }
 
-/// Reads every object of `input` into `partitions`, adding the figures to `run`.
+/// Where a day's objects go and what is dropped on the way.
+pub struct Sink<'a> {
+    pub scratch: &'a Path,
+    pub partitions: &'a Arc<Mutex<Partitions>>,
+    /// The people of erasure requests: their rows are dropped as they are read.
+    pub erase: &'a Arc<ErasureFilter>,
+}
+
+/// Reads every object of `input` into the sink's partitions, adding the figures to `run`.
 pub async fn read_day<S: ObjectStore>(
     store: &S,
     table: &'static Table,
     input: &DayInput,
-    scratch: &Path,
-    partitions: &Arc<Mutex<Partitions>>,
+    sink: Sink<'_>,
     concurrency: usize,
     run: &mut RunReport,
 ) -> Result<DayRead> {
+    let Sink {
+        scratch,
+        partitions,
+        erase,
+    } = sink;
     // Owned items: a closure over borrowed ones makes the future not `Send` (rustc #110338).
     let reads: Vec<ObjectRead> = stream::iter(input.objects.iter().cloned().enumerate())
-        .map(|(i, o)| read_one(store, table, i, o, scratch, partitions.clone()))
+        .map(|(i, o)| {
+            read_one(
+                store,
+                table,
+                (i, o),
+                scratch,
+                partitions.clone(),
+                erase.clone(),
+            )
+        })
         .buffered(concurrency)
         .try_collect()
         .await?;
@@ -121,6 +149,8 @@ pub async fn read_day<S: ObjectStore>(
         run.bytes_in += o.size;
         run.events_in += r.rows;
         run.rejected_lines += r.rejected_total;
+        run.erased += r.erased;
+        out.links.extend(r.links);
         if !r.rejected.is_empty() {
             out.rejected.push((o.key.clone(), r.rejected));
         }
@@ -152,16 +182,16 @@ async fn move_object<S: ObjectStore>(
 async fn read_one<S: ObjectStore>(
     store: &S,
     table: &'static Table,
-    i: usize,
-    o: ObjectMeta,
+    (i, o): (usize, ObjectMeta),
     scratch: &Path,
     partitions: Arc<Mutex<Partitions>>,
+    erase: Arc<ErasureFilter>,
 ) -> Result<ObjectRead> {
     let local = scratch.join(format!("raw-{i}"));
     let path = store.fetch(&o.key, &local).await?;
     let read_path = path.clone();
     let read = tokio::task::spawn_blocking(move || {
-        read_object(table, &o.key, &read_path, i as u32, &partitions)
+        read_object(table, &o.key, &read_path, i as u32, &partitions, &erase)
     })
     .await
     .map_err(|source| LakeError::Task {
@@ -181,6 +211,7 @@ fn read_object(
     path: &Path,
     object: u32,
     partitions: &Mutex<Partitions>,
+    erase: &ErasureFilter,
 ) -> ObjectRead {
     let mut out = ObjectRead {
         uncompressed: 0,
@@ -188,8 +219,11 @@ fn read_object(
         keys: Vec::new(),
         rejected: Vec::new(),
         rejected_total: 0,
+        erased: 0,
+        links: Vec::new(),
         error: None,
     };
+    let mut offsets = Vec::with_capacity(table.columns.len());
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) => {
@@ -222,11 +256,28 @@ fn read_object(
             continue;
         }
         let mut error = None;
-        let pushed = batch.push_row(table, |buf| match table.parse_line(text, buf) {
-            Ok(()) => true,
-            Err(e) => {
-                error = Some(e.0);
-                false
+        let mut erased = false;
+        let pushed = batch.push_row(table, |buf| {
+            let start = buf.len();
+            match table.parse_line(text, buf) {
+                Ok(()) if erase.is_empty() => true,
+                Ok(()) => {
+                    offsets.clear();
+                    index_cells(buf, start, table.columns.len(), &mut offsets);
+                    let row = RowRef {
+                        buf: buf.as_slice(),
+                        offsets: &offsets,
+                    };
+                    erased = erase.matches(table, &row);
+                    if erased {
+                        out.links.extend(erase.link(table, &row));
+                    }
+                    !erased
+                }
+                Err(e) => {
+                    error = Some(e.0);
+                    false
+                }
             }
         });
         match pushed {
@@ -234,9 +285,11 @@ fn read_object(
                 out.rows += 1;
                 out.keys.extend(key);
             }
+            None if erased => out.erased += 1,
             None => {
                 out.rejected_total += 1;
-                if out.rejected.len() < REJECTED_KEPT_PER_OBJECT {
+                // A line that names a person being erased is counted, not kept.
+                if out.rejected.len() < REJECTED_KEPT_PER_OBJECT && !erase.in_text(text) {
                     out.rejected.push(RejectedLine {
                         object: key.to_string(),
                         line: n,

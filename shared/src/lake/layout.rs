@@ -50,6 +50,10 @@ impl Day {
         Day(self.0 + 1)
     }
 
+    pub fn previous(self) -> Day {
+        Day(self.0 - 1)
+    }
+
     pub fn days_until(self, later: Day) -> i64 {
         later.0 - self.0
     }
