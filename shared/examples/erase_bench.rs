@@ -94,7 +94,9 @@ fn write_hour(root: &Path, hour: u32, bytes: u64, first_id: &mut u64) {
         let id = *first_id;
         *first_id += 1;
         let anon = format!("anon-{:06}", id / 40 % 200_000);
-        let user = id.is_multiple_of(5).then(|| format!("user-{:06}", id / 40 % 200_000));
+        let user = id
+            .is_multiple_of(5)
+            .then(|| format!("user-{:06}", id / 40 % 200_000));
         let line = event(id, hour, &anon, user.as_deref());
         written += line.len() as u64 + 1;
         writeln!(out, "{line}").unwrap();
