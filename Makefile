@@ -170,6 +170,9 @@ bench: $(VENV)/.installed
 	@echo "== compaction: one arrival day (1 GiB of NDJSON, 5% duplicates) against DuckDB, same job"
 	cargo build --quiet --release -p driftless-cli
 	$(PY) scripts/bench_compact.py
+	@echo "== erasure: one person from a 1 GiB day and from 30 such days, against rewriting every file"
+	cargo build --quiet --release -p driftless --example erase_bench
+	target/release/examples/erase_bench --size-mb 1024 --days 30 --person-days 3
 	@echo "== insights report: 30 days (~33 million events) from day rollups (built, cached, one new day) against 1 day and against no rollups"
 	$(PY) scripts/bench_insights.py
 

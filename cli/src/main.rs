@@ -1,5 +1,5 @@
 //! `driftless`: schema check, code generation, lint of tracking calls, offline validation,
-//! compaction, replay and backfill (`send`).
+//! compaction, erasure, replay and backfill (`send`).
 //! Parsing arguments and mapping outcomes to exit statuses is all that happens here.
 
 use std::path::PathBuf;
@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use driftless::compact::{Compaction, Days as RawDays, OnError};
 use driftless::config::{CompactConfig, IngestConfig};
+use driftless::erasure::{Erasure, ErasureAsk};
 use driftless::lake::s3::S3Store;
 use driftless::lake::store::LocalStore;
 use driftless::lake::Day;
@@ -78,6 +79,29 @@ enum Command {
         #[arg(long)]
         target_file_mb: Option<u64>,
         /// Local disk for downloads, spills and parts before upload.
+        #[arg(long)]
+        scratch_dir: Option<PathBuf>,
+    },
+    /// Erase people from the lake: record the request (erasure/requests/), compact the raw
+    /// objects waiting without their rows, rewrite the table files that hold them, delete the
+    /// old copies and verify; prints the report (also kept under erasure/reports/).
+    Erase {
+        #[command(flatten)]
+        lake: Lake,
+        /// A user id to erase, with every anonymous id seen with it (repeatable).
+        #[arg(long = "user-id")]
+        user_ids: Vec<String>,
+        /// An anonymous id to erase (repeatable).
+        #[arg(long = "anonymous-id")]
+        anonymous_ids: Vec<String>,
+        /// A JSON file {"user_ids": [...], "anonymous_ids": [...], "requested_by": "..."},
+        /// the same as the compaction function's {"erase": ...}; ids given above are added.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// Who asked (a ticket, an address): kept with the request.
+        #[arg(long)]
+        requested_by: Option<String>,
+        /// Local disk for downloads and rewritten files.
         #[arg(long)]
         scratch_dir: Option<PathBuf>,
     },
@@ -318,6 +342,62 @@ fn run(cli: Cli) -> driftless_cli::Result<i32> {
             } else {
                 EXIT_FINDINGS
             })
+        }
+        Command::Erase {
+            lake,
+            user_ids,
+            anonymous_ids,
+            file,
+            requested_by,
+            scratch_dir,
+        } => {
+            let mut ask = match &file {
+                Some(path) => {
+                    let body = std::fs::read(path)
+                        .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
+                    serde_json::from_slice::<ErasureAsk>(&body)
+                        .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?
+                }
+                None => ErasureAsk::default(),
+            };
+            ask.user_ids.extend(user_ids);
+            ask.anonymous_ids.extend(anonymous_ids);
+            if let Some(who) = requested_by {
+                ask.requested_by = who;
+            }
+            let ask = ask
+                .validated()
+                .map_err(|e| CliError::Usage(e.to_string()))?;
+            let mut cfg = CompactConfig::from_env()?;
+            if let Some(dir) = scratch_dir {
+                cfg.scratch_dir = dir;
+            }
+            let now = driftless::clock::now_ms();
+            let report = runtime()?.block_on(async {
+                match (lake.bucket, lake.dir) {
+                    (Some(bucket), _) => {
+                        let aws = aws_config::load_from_env().await;
+                        let store = S3Store::new(&aws, bucket);
+                        Erasure::new(&store, &cfg, now).erase_now(ask).await
+                    }
+                    (None, Some(dir)) => {
+                        let store = LocalStore::new(dir);
+                        Erasure::new(&store, &cfg, now).erase_now(ask).await
+                    }
+                    (None, None) => unreachable!("clap requires --bucket or --dir"),
+                }
+            })?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
+            let verified = report.erasure.as_ref().is_some_and(|e| e.verified);
+            if !verified {
+                eprintln!(
+                    "driftless erase: not verified yet; the request stays open and the next compaction run carries on"
+                );
+            }
+            Ok(if verified { 0 } else { EXIT_FINDINGS })
         }
         Command::Replay {
             lake,

@@ -256,6 +256,16 @@ pub struct CompactConfig {
     pub vacuum_retention: Duration,
     /// Closed days this far back that have too many files are optimized by the schedule.
     pub optimize_lookback_days: i64,
+    /// Compaction keeps dropping the raw rows of a person this many days after their erasure
+    /// request (late arrivals, an offline client's old batch), and for as long as it is open.
+    pub erasure_filter_days: i64,
+    /// An erasure request still open this many days after it was made is overdue (the
+    /// template's alarm fires on the same figure; the legal deadline is usually 30 days).
+    pub erasure_alarm_days: i64,
+    /// Days of the quarantine table kept (by `dt`); older partitions are deleted. 0 keeps all.
+    pub quarantine_retention_days: i64,
+    /// Days of the events table kept (by `dt`); 0 (the default) keeps every day.
+    pub events_retention_days: i64,
 }
 
 impl Default for CompactConfig {
@@ -270,6 +280,10 @@ impl Default for CompactConfig {
             max_run_bytes: 4096 * MIB as u64,
             vacuum_retention: Duration::from_secs(7 * 24 * 3600),
             optimize_lookback_days: 7,
+            erasure_filter_days: 30,
+            erasure_alarm_days: 25,
+            quarantine_retention_days: 90,
+            events_retention_days: 0,
         }
     }
 }
@@ -299,6 +313,11 @@ impl CompactConfig {
                 env.integer("DRIFTLESS_VACUUM_RETENTION_HOURS", 168, 0)? * 3600,
             ),
             optimize_lookback_days: env.integer("DRIFTLESS_OPTIMIZE_LOOKBACK_DAYS", 7, 1)? as i64,
+            erasure_filter_days: env.integer("DRIFTLESS_ERASURE_FILTER_DAYS", 30, 0)? as i64,
+            erasure_alarm_days: env.integer("DRIFTLESS_ERASURE_ALARM_DAYS", 25, 1)? as i64,
+            quarantine_retention_days: env.integer("DRIFTLESS_QUARANTINE_RETENTION_DAYS", 90, 0)?
+                as i64,
+            events_retention_days: env.integer("DRIFTLESS_EVENTS_RETENTION_DAYS", 0, 0)? as i64,
         })
     }
 
@@ -444,6 +463,27 @@ mod tests {
             err.to_string(),
             "DRIFTLESS_MEMORY_BUDGET_MB: must be an integer of at least 16, got \"lots\""
         );
+    }
+
+    #[test]
+    fn erasure_and_retention_settings_default_to_the_documented_values() {
+        let d = CompactConfig::from_lookup(|_| None).unwrap();
+        assert_eq!(
+            (
+                d.erasure_filter_days,
+                d.erasure_alarm_days,
+                d.quarantine_retention_days,
+                d.events_retention_days
+            ),
+            (30, 25, 90, 0)
+        );
+        let c = CompactConfig::from_lookup(|k| match k {
+            "DRIFTLESS_EVENTS_RETENTION_DAYS" => Some("400".into()),
+            "DRIFTLESS_ERASURE_ALARM_DAYS" => Some("0".into()),
+            _ => None,
+        })
+        .unwrap_err();
+        assert_eq!(c.var, "DRIFTLESS_ERASURE_ALARM_DAYS");
     }
 
     #[test]

@@ -48,6 +48,10 @@ pub mod names {
     pub const COMPACTION_FAILURES: &str = "CompactionFailures";
     /// A run that found another run had committed its day first (either table).
     pub const COMMIT_CONFLICTS: &str = "CommitConflicts";
+    /// Age in days of the oldest erasure request still open (the overdue-erasure alarm).
+    pub const OLDEST_OPEN_ERASURE_DAYS: &str = "OldestOpenErasureDays";
+    /// Rows the erasure job removed from the tables.
+    pub const ERASED_ROWS: &str = "ErasedRows";
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

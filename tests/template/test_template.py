@@ -227,7 +227,7 @@ def test_ingest_may_only_put_record_batch_on_its_two_streams(tpl):
 
 
 COMPACT_PREFIXES = ("raw/events/", "raw/quarantine/", "lake/events/", "lake/quarantine/",
-                    "unreadable/raw/", "rejected/")
+                    "unreadable/raw/", "rejected/", "erasure/")
 
 
 def test_compaction_only_lists_gets_puts_deletes_its_prefixes(tpl):
@@ -236,7 +236,8 @@ def test_compaction_only_lists_gets_puts_deletes_its_prefixes(tpl):
     role = role_of_function(tpl, fn)
     log_group = function_props(tpl, fn)["LoggingConfig"]["LogGroup"]["Ref"]
     dlq = function_props(tpl, fn)["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Destination"]
-    s3_allowed = {"s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"}
+    s3_allowed = {"s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload",
+                  "s3:DeleteObjectVersion"}
     writes = set()
     for st in role_statements(tpl, role):
         assert st["Effect"] == "Allow"
@@ -246,7 +247,7 @@ def test_compaction_only_lists_gets_puts_deletes_its_prefixes(tpl):
             assert res == ["${%s.Arn}" % log_group]
         elif acts == {"sqs:SendMessage"}:
             assert res == [flat(dlq)]
-        elif acts == {"s3:ListBucket"}:
+        elif acts in ({"s3:ListBucket"}, {"s3:ListBucketVersions"}):
             assert res == ["${Bucket.Arn}"]
             prefixes = as_list(st["Condition"]["StringLike"]["s3:prefix"])
             assert prefixes and all(p.rstrip("*") in COMPACT_PREFIXES for p in prefixes), prefixes
@@ -257,8 +258,9 @@ def test_compaction_only_lists_gets_puts_deletes_its_prefixes(tpl):
                 assert key != r and key.endswith("/*") and key[:-1] in COMPACT_PREFIXES, r
                 if acts & {"s3:PutObject", "s3:AbortMultipartUpload"}:
                     writes.add(key[:-1])
-    # Compaction reads and deletes raw/, but writes only the lake and what it sets aside.
-    assert writes == {"lake/events/", "lake/quarantine/", "unreadable/raw/", "rejected/"}
+    # Compaction reads and deletes raw/, but writes only the lake, what it sets aside and the
+    # erasure records.
+    assert writes == {"lake/events/", "lake/quarantine/", "unreadable/raw/", "rejected/", "erasure/"}
 
 
 def _static(prefix: str) -> str:
@@ -675,7 +677,8 @@ def test_the_catalog_is_a_nested_stack_of_the_generated_template(tpl, translated
 # --------------------------------------------------------------------------- observability
 
 INGEST_METRICS = ["EventsAccepted", "EventsRejected", "BatchSize", "FirehoseRetries", "FirehoseFailures", "HandlerLatencyMs"]
-COMPACT_METRICS = ["EventsIn", "DuplicatesDropped", "RowsOut", "BytesIn", "BytesOut", "DurationMs", "Completeness", "LagDays", "CompactionFailures"]
+COMPACT_METRICS = ["EventsIn", "DuplicatesDropped", "RowsOut", "BytesIn", "BytesOut", "DurationMs", "Completeness", "LagDays", "CompactionFailures",
+                   "OldestOpenErasureDays", "ErasedRows"]
 
 
 def _alarm_metrics(alarm: dict) -> set[tuple[str, str]]:
@@ -698,6 +701,7 @@ def test_alarms_cover_the_pipeline(tpl):
         ("AWS/Firehose", "DeliveryToS3.DataFreshness"), ("AWS/Firehose", "DeliveryToS3.Success"),
         ("Driftless", "CompactionFailures"), ("AWS/Lambda", "Duration"), ("Driftless", "LagDays"),
         ("Driftless", "Completeness"), ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+        ("Driftless", "OldestOpenErasureDays"),
     ]:
         assert needed in covered, needed
     for name, alarm in alarms.items():
@@ -784,3 +788,22 @@ def test_cfn_lint_reports_nothing():
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.strip() == ""
+
+
+def test_erasure_alarm_and_retention_are_parameters_with_the_documented_defaults(tpl):
+    params = tpl["Parameters"]
+    assert params["ErasureAlarmDays"]["Default"] == 25
+    assert params["QuarantineRetentionDays"]["Default"] == 90
+    assert params["EventsRetentionDays"]["Default"] == 0, "the events table is kept by default"
+    assert params["RawExpirationDays"]["Default"] == 30
+    alarm = tpl["Resources"]["ErasureOverdueAlarm"]["Properties"]
+    assert alarm["MetricName"] == "OldestOpenErasureDays"
+    assert alarm["Threshold"] == {"Ref": "ErasureAlarmDays"}
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    env = env_of(tpl, function_by_binary(tpl)["compact"])
+    for var, param in [
+        ("DRIFTLESS_ERASURE_ALARM_DAYS", "ErasureAlarmDays"),
+        ("DRIFTLESS_QUARANTINE_RETENTION_DAYS", "QuarantineRetentionDays"),
+        ("DRIFTLESS_EVENTS_RETENTION_DAYS", "EventsRetentionDays"),
+    ]:
+        assert env[var] == {"Ref": param}, var

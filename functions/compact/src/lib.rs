@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use driftless::compact::{Compaction, CompactionReport, Days, OnError};
 use driftless::config::CompactConfig;
+use driftless::erasure::{Erasure, ErasureAsk};
 use driftless::lake::store::ObjectStore;
 use driftless::lake::{Day, LakeError};
 use serde::Deserialize;
@@ -27,6 +28,10 @@ struct OnDemand {
     /// Vacuum both tables.
     #[serde(default)]
     vacuum: Option<bool>,
+    /// Erase people: record the request, compact what is waiting without their rows, and run
+    /// the erasure job.
+    #[serde(default)]
+    erase: Option<ErasureAsk>,
 }
 
 /// The input EventBridge Scheduler passes (template.yaml sets it).
@@ -47,24 +52,26 @@ pub enum Request {
     /// Optimize one day.
     Optimize(Day),
     Vacuum,
+    /// Record an erasure request and carry it out.
+    Erase(ErasureAsk),
 }
 
-const ON_DEMAND: &str =
-    "send {\"date\": \"YYYY-MM-DD\"}, {\"optimize\": \"YYYY-MM-DD\"} or {\"vacuum\": true}";
+const ON_DEMAND: &str = "send {\"date\": \"YYYY-MM-DD\"}, {\"optimize\": \"YYYY-MM-DD\"}, {\"vacuum\": true} or {\"erase\": {\"user_ids\": [...], \"anonymous_ids\": [...], \"requested_by\": \"...\"}}";
 
 /// Reads the invocation payload: an on-demand request, an EventBridge Scheduler input or an
 /// EventBridge rule's scheduled event. Anything else is an error that says what is accepted.
 pub fn parse_request(payload: &Value) -> Result<Request, LakeError> {
-    let on_demand = ["date", "optimize", "vacuum"]
+    let on_demand = ["date", "optimize", "vacuum", "erase"]
         .iter()
         .any(|k| payload.get(k).is_some());
     if on_demand {
         let r = OnDemand::deserialize(payload)
             .map_err(|e| LakeError::InvalidRequest(format!("{e}: {ON_DEMAND}")))?;
-        return match (r.date, r.optimize, r.vacuum) {
-            (Some(d), None, None) => Ok(Request::Append(Day::parse(&d)?)),
-            (None, Some(d), None) => Ok(Request::Optimize(Day::parse(&d)?)),
-            (None, None, Some(true)) => Ok(Request::Vacuum),
+        return match (r.date, r.optimize, r.vacuum, r.erase) {
+            (Some(d), None, None, None) => Ok(Request::Append(Day::parse(&d)?)),
+            (None, Some(d), None, None) => Ok(Request::Optimize(Day::parse(&d)?)),
+            (None, None, Some(true), None) => Ok(Request::Vacuum),
+            (None, None, None, Some(ask)) => Ok(Request::Erase(ask.validated()?)),
             _ => Err(LakeError::InvalidRequest(format!(
                 "one request at a time: {ON_DEMAND}"
             ))),
@@ -122,6 +129,7 @@ pub async fn handle<S: ObjectStore>(
                 .vacuum_tables()
                 .await?
         }
+        Request::Erase(ask) => Erasure::new(store, cfg, now).erase_now(ask).await?,
     };
     report.emit_metrics(now);
     Ok(report)

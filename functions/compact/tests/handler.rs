@@ -47,6 +47,32 @@ fn on_demand_payloads_append_a_day_optimize_a_day_or_vacuum() {
 }
 
 #[test]
+fn an_erase_payload_names_the_ids_and_who_asked() {
+    let Request::Erase(ask) = parse_request(&fixture("compact-erase.json")).unwrap() else {
+        panic!("an erase request");
+    };
+    assert_eq!(ask.user_ids, ["u-4711"]);
+    assert_eq!(ask.anonymous_ids.len(), 1);
+    assert_eq!(ask.requested_by, "ticket 4711");
+    for (payload, hint) in [
+        (json!({"erase": {"user_ids": ["u"]}}), "requested_by"),
+        (json!({"erase": {"requested_by": "x"}}), "at least one"),
+        (
+            json!({"erase": {"user_ids": ["u"], "requested_by": "x", "emails": []}}),
+            "unknown field",
+        ),
+        (
+            json!({"erase": {"user_ids": ["u"], "requested_by": "x"}, "vacuum": true}),
+            "one request at a time",
+        ),
+    ] {
+        let err = parse_request(&payload).unwrap_err();
+        assert_eq!(err.code(), "invalid_request", "{payload}");
+        assert!(err.to_string().contains(hint), "{payload}: {err}");
+    }
+}
+
+#[test]
 fn other_payloads_are_rejected_with_what_to_send() {
     for (payload, hint) in [
         (json!({"date": "2026-13-01"}), "YYYY-MM-DD"),

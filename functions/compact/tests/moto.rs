@@ -127,3 +127,88 @@ async fn a_day_is_committed_to_the_delta_table_on_s3_by_conditional_put() {
         .unwrap();
     assert_eq!(again.appends[0].outcome, Outcome::NothingToDo);
 }
+
+#[tokio::test]
+async fn erasure_on_a_versioned_bucket_leaves_no_object_version_that_holds_the_person() {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    use driftless::erasure::{Erasure, ErasureAsk};
+
+    let (aws, s3) = moto().await;
+    let bucket = format!("driftless-erase-{}", std::process::id());
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    s3.put_bucket_versioning()
+        .bucket(&bucket)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let store = S3Store::new(&aws, &bucket).with_page_size(3);
+    let day = Day::parse("2026-11-20").unwrap();
+    let line = |id: &str, anon: &str| {
+        format!(
+            r#"{{"event_id":"{id}","event_type":"page_viewed","schema_version":"1-0-0","timestamp":"{day}T10:00:00.000Z","received_at":"{day}T10:00:01.000Z","anonymous_id":"{anon}","session_id":"s","seq":1,"context":null,"properties":{{}}}}"#
+        )
+    };
+    let body: String = (0..20)
+        .map(|i| line(&format!("keep-{i}"), "someone") + "\n")
+        .chain((0..3).map(|i| line(&format!("gone-{i}"), "erase-me") + "\n"))
+        .collect();
+    s3.put_object()
+        .bucket(&bucket)
+        .key(format!("{}10/obj", day.raw_prefix(&EVENTS)))
+        .body(body.into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+    let scratch = std::env::temp_dir().join(format!("driftless-erase-moto-{}", std::process::id()));
+    let cfg = CompactConfig {
+        scratch_dir: scratch,
+        ..CompactConfig::default()
+    };
+    let now = driftless::timestamp::parse_rfc3339("2026-11-21T06:00:00Z").unwrap();
+    Compaction::new(&store, &cfg, now)
+        .append_days(&Days::Only(vec![day]))
+        .await
+        .unwrap();
+    let report = Erasure::new(&store, &cfg, now)
+        .erase_now(ErasureAsk {
+            user_ids: Vec::new(),
+            anonymous_ids: vec!["erase-me".into()],
+            requested_by: "moto test".into(),
+        })
+        .await
+        .unwrap();
+    let e = report.erasure.unwrap();
+    assert!(e.verified, "{e:?}");
+    assert_eq!(e.rows_removed(), 3);
+    assert!(
+        e.tables[0].versions_purged + e.raw.versions_purged > 0,
+        "the deleted file and raw object had versions: {e:?}"
+    );
+    // No old version of a data file, index or raw object is left to read the person from.
+    let versions = s3
+        .list_object_versions()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let erasable =
+        |key: &str| key.starts_with("raw/") || key.ends_with(".parquet") || key.ends_with(".idx");
+    for m in versions.delete_markers() {
+        assert!(
+            !erasable(m.key().unwrap_or_default()),
+            "delete marker left: {m:?}"
+        );
+    }
+    for v in versions.versions() {
+        let key = v.key().unwrap_or_default();
+        assert!(!key.starts_with("raw/"), "raw object left: {key}");
+        if erasable(key) {
+            assert_eq!(v.is_latest(), Some(true), "noncurrent version left: {key}");
+        }
+    }
+}

@@ -9,11 +9,12 @@ use super::commit::Uploads;
 use super::completeness::Completeness;
 use super::partition::Partitions;
 use super::plan::{append_info, AppendPlan, Days, APP_ID};
-use super::read::{add_committed, probe, read_day};
+use super::read::{add_committed, probe, read_day, Sink};
 use super::report::{AppendReport, Outcome, RunReport};
 use super::write::sort_and_write;
 use super::{Compaction, Scratch};
-use crate::lake::delta::{CommitOutcome, DataFile, NewFile, TableChange};
+use crate::erasure::{self, ErasureFilter, ERASURE_APP_ID};
+use crate::lake::delta::{AppTxn, CommitOutcome, DataFile, NewFile, TableChange};
 use crate::lake::index::FileIndex;
 use crate::lake::layout::{append_stem, new_run_id};
 use crate::lake::store::ObjectStore;
@@ -28,6 +29,7 @@ struct Gathered {
     inputs: Vec<String>,
     rejected: Vec<String>,
     completeness: Completeness,
+    links: Vec<(String, String)>,
 }
 
 impl<S: ObjectStore> Compaction<'_, S> {
@@ -70,6 +72,15 @@ impl<S: ObjectStore> Compaction<'_, S> {
         if plan.is_empty() {
             return Ok((report, deferred));
         }
+        // The erasure version is read before the requests: a request recorded after this read
+        // is applied by a commit that makes this run's commit conflict (see `TableChange`).
+        let erasure_seen = AppTxn {
+            app_id: ERASURE_APP_ID,
+            version: plan.lake.app_version(ERASURE_APP_ID).await?.unwrap_or(-1),
+        };
+        let (erase, _) =
+            erasure::active_filter(self.store, self.now, self.cfg.erasure_filter_days).await?;
+        let erase = Arc::new(erase);
         let run_id = new_run_id();
         report.run.run_id = run_id.clone();
         let scratch = Scratch::create(
@@ -79,7 +90,7 @@ impl<S: ObjectStore> Compaction<'_, S> {
         )?;
         let mut uploads = Uploads::new(self.store, table, &scratch.0);
         let gathered = match self
-            .gather(&plan, &scratch, &mut uploads, &mut report, started)
+            .gather(&plan, &scratch, &erase, &mut uploads, &mut report, started)
             .await
         {
             Ok(g) => g,
@@ -111,10 +122,13 @@ impl<S: ObjectStore> Compaction<'_, S> {
             &gathered.rejected,
             serde_json::to_value(&*run).unwrap_or_default(),
         );
+        // Before the commit: once it is made, the erased rows that carried the links are gone.
+        erasure::record_links(self.store, self.now, &run_id, gathered.links).await?;
         let change = TableChange::Append {
             files: gathered.files,
             app_id: APP_ID,
             app_version: plan.run,
+            unchanged: Some(erasure_seen),
         };
         // An error here leaves the uploads alone: the commit may have happened. If it did not,
         // they are files no version lists, which vacuum deletes once they are old enough.
@@ -153,6 +167,7 @@ impl<S: ObjectStore> Compaction<'_, S> {
         &self,
         plan: &AppendPlan,
         scratch: &Scratch,
+        erase: &Arc<ErasureFilter>,
         uploads: &mut Uploads<'_, S>,
         report: &mut AppendReport,
         started: Instant,
@@ -186,12 +201,16 @@ impl<S: ObjectStore> Compaction<'_, S> {
                 self.store,
                 table,
                 input,
-                &scratch.0,
-                &partitions,
+                Sink {
+                    scratch: &scratch.0,
+                    partitions: &partitions,
+                    erase,
+                },
                 self.cfg.read_concurrency,
                 &mut report.run,
             )
             .await?;
+            out.links.extend(read.links);
             let window: Vec<DataFile> = active
                 .iter()
                 .filter(|f| {

@@ -35,6 +35,7 @@ pub mod partition;
 pub mod plan;
 pub mod read;
 pub mod report;
+pub mod retention;
 pub mod vacuum;
 pub mod write;
 
@@ -43,12 +44,14 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::config::CompactConfig;
+use crate::erasure::Erasure;
 use crate::lake::layout::raw_prefix;
 use crate::lake::store::ObjectStore;
-use crate::lake::{Day, LakeError, Result, Table, TABLES};
+use crate::lake::{Day, LakeError, Result, Table, EVENTS, TABLES};
 pub use plan::Days;
 pub use report::{
-    AppendReport, CompactionReport, Failure, OptimizeOutcome, OptimizeReport, Outcome, VacuumReport,
+    AppendReport, CompactionReport, Failure, OptimizeOutcome, OptimizeReport, Outcome,
+    RetentionOutcome, RetentionReport, VacuumReport,
 };
 
 /// Makes glibc's malloc use one arena. Compaction frees large buffers on other threads than the
@@ -182,14 +185,21 @@ impl<'a, S: ObjectStore> Compaction<'a, S> {
         Ok(report)
     }
 
-    /// What the schedule runs: every new raw object appended, then (time permitting) the closed
-    /// days with too many files optimized, then a vacuum once a day. `lag_days` says how old the
-    /// oldest raw day still holding objects is.
+    /// What the schedule runs: every new raw object appended, then the erasure job for open
+    /// requests, then (time permitting) the closed days with too many files optimized, the
+    /// tables' retention, and a vacuum once a day. `lag_days` says how old the oldest raw day
+    /// still holding objects is.
     pub async fn scheduled(&self, deadline: Instant) -> Result<CompactionReport> {
         let mut report = self.append_days(&Days::All).await?;
         let today = Day::from_millis(self.now);
         let time_left =
             || deadline.saturating_duration_since(Instant::now()) >= MIN_TIME_FOR_A_STEP;
+        if time_left() {
+            match Erasure::new(self.store, self.cfg, self.now).apply().await {
+                Ok(e) => report.erasure = Some(e),
+                Err(e) => self.failed(&mut report, &EVENTS, "erase", None, e)?,
+            }
+        }
         for table in TABLES {
             let closed: Vec<Day> = match self.days_to_optimize(table, today).await {
                 Ok(days) => days
@@ -209,6 +219,15 @@ impl<'a, S: ObjectStore> Compaction<'a, S> {
                     Ok(o) => report.optimized.push(o),
                     Err(e) => self.failed(&mut report, table, "optimize", Some(day), e)?,
                 }
+            }
+        }
+        for table in TABLES {
+            if !time_left() {
+                break;
+            }
+            match self.apply_retention(table).await {
+                Ok(r) => report.retention.push(r),
+                Err(e) => self.failed(&mut report, table, "retention", None, e)?,
             }
         }
         for table in TABLES {

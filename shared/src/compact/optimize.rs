@@ -15,7 +15,8 @@ use super::read::lock;
 use super::report::{OptimizeOutcome, OptimizeReport};
 use super::write::sort_and_write;
 use super::{Compaction, Scratch};
-use crate::lake::delta::{CommitOutcome, DataFile, LakeTable, Rewrite, TableChange};
+use crate::erasure::ErasureFilter;
+use crate::lake::delta::{CommitOutcome, DataFile, LakeTable, NewFile, Rewrite, TableChange};
 use crate::lake::layout::{new_run_id, optimize_stem, table_key};
 use crate::lake::parquet::read_rows;
 use crate::lake::store::ObjectStore;
@@ -24,6 +25,25 @@ use crate::record::cells::Cell;
 use crate::record::QuarantineColumn;
 
 const MIB: usize = 1024 * 1024;
+
+/// The files of one day to rewrite as one.
+pub(crate) struct DayRewrite<'a> {
+    pub day: Day,
+    pub files: &'a [DataFile],
+    /// Names of the new parts: `<stem>-NNNN.parquet`.
+    pub stem: String,
+    /// Rows of these people are left out (erasure); `None` keeps every row (optimize).
+    pub erase: Option<Arc<ErasureFilter>>,
+}
+
+/// What a rewrite uploaded.
+pub(crate) struct Rewritten {
+    /// The new files with their row counts.
+    pub files: Vec<(NewFile, u64)>,
+    pub completeness: Completeness,
+    /// Rows left out.
+    pub erased: u64,
+}
 /// Parquet data is about a tenth of its rows in the row encoding.
 const ENCODED_PER_PARQUET_BYTE: u64 = 10;
 
@@ -56,7 +76,7 @@ impl<S: ObjectStore> Compaction<'_, S> {
             .collect())
     }
 
-    pub(super) async fn open(&self, table: &'static Table) -> Result<LakeTable> {
+    pub(crate) async fn open(&self, table: &'static Table) -> Result<LakeTable> {
         LakeTable::open(
             &self.store.table_location(table)?,
             table,
@@ -104,9 +124,23 @@ impl<S: ObjectStore> Compaction<'_, S> {
         )?;
         let mut uploads = Uploads::new(self.store, table, &scratch.0);
         let rewritten = self
-            .rewrite(table, day, &files, &scratch, &mut uploads, &run_id)
+            .rewrite(
+                table,
+                DayRewrite {
+                    day,
+                    files: &files,
+                    stem: optimize_stem(&run_id, day),
+                    erase: None,
+                },
+                &scratch,
+                &mut uploads,
+            )
             .await;
-        let (new_files, mut completeness) = match rewritten {
+        let Rewritten {
+            files: new_files,
+            mut completeness,
+            ..
+        } = match rewritten {
             Ok(r) => r,
             Err(e) => {
                 let _ = uploads.discard().await;
@@ -131,6 +165,7 @@ impl<S: ObjectStore> Compaction<'_, S> {
                 day,
                 target_size: self.cfg.target_file_bytes,
             },
+            txn: None,
         };
         // The day's completeness goes in the log too: readers of the table find it there.
         let info = serde_json::json!({
@@ -171,16 +206,21 @@ impl<S: ObjectStore> Compaction<'_, S> {
         Ok(report)
     }
 
-    /// Reads `files` into partitions, sorts and writes them, uploads the new parts.
-    async fn rewrite(
+    /// Reads the files of a day into partitions (dropping the rows of people being erased),
+    /// sorts and writes them, uploads the new parts. Optimize and erasure share it.
+    pub(crate) async fn rewrite(
         &self,
         table: &'static Table,
-        day: Day,
-        files: &[DataFile],
+        input: DayRewrite<'_>,
         scratch: &Scratch,
         uploads: &mut Uploads<'_, S>,
-        run_id: &str,
-    ) -> Result<(Vec<(crate::lake::delta::NewFile, u64)>, Completeness)> {
+    ) -> Result<Rewritten> {
+        let DayRewrite {
+            day,
+            files,
+            stem,
+            erase,
+        } = input;
         let estimate: u64 = files
             .iter()
             .map(|f| f.size * ENCODED_PER_PARQUET_BYTE)
@@ -192,15 +232,23 @@ impl<S: ObjectStore> Compaction<'_, S> {
             (estimate as usize / self.cfg.partition_limit() + 1).min(256),
             self.cfg.partition_buffer(),
         )));
+        let mut erased = 0;
         for (i, f) in files.iter().enumerate() {
-            self.read_file_into(table, f, &scratch.0.join(format!("in-{i}")), &partitions)
+            erased += self
+                .read_file_into(
+                    table,
+                    f,
+                    &scratch.0.join(format!("in-{i}")),
+                    &partitions,
+                    erase.clone(),
+                )
                 .await?;
         }
         let written = sort_and_write(
             table,
             partitions,
             &scratch.0,
-            optimize_stem(&run_id, day),
+            stem,
             self.cfg,
             &Default::default(),
         )
@@ -209,27 +257,38 @@ impl<S: ObjectStore> Compaction<'_, S> {
         for part in &written.parts {
             out.push((uploads.part(day, part).await?, part.stats.rows()));
         }
-        Ok((out, written.completeness))
+        Ok(Rewritten {
+            files: out,
+            completeness: written.completeness,
+            erased,
+        })
     }
 
-    /// Downloads a data file and adds its rows to the partitions.
+    /// Downloads a data file and adds its rows to the partitions, except those `erase`
+    /// matches; returns how many it dropped.
     async fn read_file_into(
         &self,
         table: &'static Table,
         file: &DataFile,
         local: &std::path::Path,
         partitions: &Arc<Mutex<Partitions>>,
-    ) -> Result<()> {
+        erase: Option<Arc<ErasureFilter>>,
+    ) -> Result<u64> {
         let path = self
             .store
             .fetch(&table_key(table, &file.path), local)
             .await?;
         let partitions = partitions.clone();
         let read_path = path.clone();
-        tokio::task::spawn_blocking(move || -> Result<()> {
+        let erased = tokio::task::spawn_blocking(move || -> Result<u64> {
             let mut batch = Batch::new(0);
             let mut failed = None;
+            let mut erased = 0;
             read_rows(&read_path, table, |row| {
+                if erase.as_ref().is_some_and(|e| e.matches(table, &row)) {
+                    erased += 1;
+                    return;
+                }
                 batch.push_row(table, |buf| {
                     buf.extend_from_slice(row.bytes());
                     true
@@ -243,7 +302,8 @@ impl<S: ObjectStore> Compaction<'_, S> {
             }
             lock(&partitions)
                 .absorb(&mut batch)
-                .map_err(|e| LakeError::io(read_path.display(), e))
+                .map_err(|e| LakeError::io(read_path.display(), e))?;
+            Ok(erased)
         })
         .await
         .map_err(|source| LakeError::Task {
@@ -253,7 +313,7 @@ impl<S: ObjectStore> Compaction<'_, S> {
         if path == local {
             let _ = std::fs::remove_file(local);
         }
-        Ok(())
+        Ok(erased)
     }
 
     /// Adds the day's quarantined events (their `anonymous_id` and `seq`, from the raw event)

@@ -14,6 +14,7 @@ use serde::Serialize;
 use super::partition::{Batch, Partitions};
 use super::plan::DayInput;
 use super::report::{RunReport, Unreadable};
+use crate::erasure::ErasureFilter;
 use crate::lake::delta::DataFile;
 use crate::lake::index::{key_hash, FileIndex};
 use crate::lake::layout::{index_path, unreadable_key};
@@ -21,6 +22,7 @@ use crate::lake::parquet::scan_string_column;
 use crate::lake::raw::{ndjson_reader, trim_line_ending};
 use crate::lake::store::{ObjectMeta, ObjectStore};
 use crate::lake::{LakeError, Result, Table};
+use crate::record::cells::{index_cells, RowRef};
 
 const MIB: usize = 1024 * 1024;
 
@@ -42,12 +44,16 @@ pub struct RejectedLine {
 }
 
 /// What reading one raw object gave.
+#[derive(Debug)]
 struct ObjectRead {
     uncompressed: u64,
     rows: u64,
     keys: Vec<u128>,
     rejected: Vec<RejectedLine>,
     rejected_total: u64,
+    /// Rows of people being erased, dropped.
+    erased: u64,
+    links: Vec<(String, String)>,
     error: Option<String>,
 }
 
@@ -64,6 +70,8 @@ pub struct DayRead {
     pub rejected: Vec<(String, Vec<RejectedLine>)>,
     /// Sorted, distinct key hashes of the rows read (for the dedup probe).
     pub keys: Vec<u128>,
+    /// `(user_id, anonymous_id)` pairs of erased rows whose anonymous id is not erased yet.
+    pub links: Vec<(String, String)>,
 }
 
 pub(super) fn lock(p: &Mutex<Partitions>) -> MutexGuard<'_, Partitions> {
@@ -73,19 +81,40 @@ pub(super) fn lock(p: &Mutex<Partitions>) -> MutexGuard<'_, Partitions> {
     }
 }
 
-/// Reads every object of `input` into `partitions`, adding the figures to `run`.
+/// Where a day's objects go and what is dropped on the way.
+pub struct Sink<'a> {
+    pub scratch: &'a Path,
+    pub partitions: &'a Arc<Mutex<Partitions>>,
+    /// The people of erasure requests: their rows are dropped as they are read.
+    pub erase: &'a Arc<ErasureFilter>,
+}
+
+/// Reads every object of `input` into the sink's partitions, adding the figures to `run`.
 pub async fn read_day<S: ObjectStore>(
     store: &S,
     table: &'static Table,
     input: &DayInput,
-    scratch: &Path,
-    partitions: &Arc<Mutex<Partitions>>,
+    sink: Sink<'_>,
     concurrency: usize,
     run: &mut RunReport,
 ) -> Result<DayRead> {
+    let Sink {
+        scratch,
+        partitions,
+        erase,
+    } = sink;
     // Owned items: a closure over borrowed ones makes the future not `Send` (rustc #110338).
     let reads: Vec<ObjectRead> = stream::iter(input.objects.iter().cloned().enumerate())
-        .map(|(i, o)| read_one(store, table, i, o, scratch, partitions.clone()))
+        .map(|(i, o)| {
+            read_one(
+                store,
+                table,
+                (i, o),
+                scratch,
+                partitions.clone(),
+                erase.clone(),
+            )
+        })
         .buffered(concurrency)
         .try_collect()
         .await?;
@@ -116,6 +145,8 @@ pub async fn read_day<S: ObjectStore>(
         run.bytes_in += o.size;
         run.events_in += r.rows;
         run.rejected_lines += r.rejected_total;
+        run.erased += r.erased;
+        out.links.extend(r.links);
         if !r.rejected.is_empty() {
             out.rejected.push((o.key.clone(), r.rejected));
         }
@@ -147,16 +178,16 @@ async fn move_object<S: ObjectStore>(
 async fn read_one<S: ObjectStore>(
     store: &S,
     table: &'static Table,
-    i: usize,
-    o: ObjectMeta,
+    (i, o): (usize, ObjectMeta),
     scratch: &Path,
     partitions: Arc<Mutex<Partitions>>,
+    erase: Arc<ErasureFilter>,
 ) -> Result<ObjectRead> {
     let local = scratch.join(format!("raw-{i}"));
     let path = store.fetch(&o.key, &local).await?;
     let read_path = path.clone();
     let read = tokio::task::spawn_blocking(move || {
-        read_object(table, &o.key, &read_path, i as u32, &partitions)
+        read_object(table, &o.key, &read_path, i as u32, &partitions, &erase)
     })
     .await
     .map_err(|source| LakeError::Task {
@@ -181,6 +212,7 @@ fn read_object(
     path: &Path,
     object: u32,
     partitions: &Mutex<Partitions>,
+    erase: &ErasureFilter,
 ) -> std::result::Result<ObjectRead, (String, std::io::Error)> {
     let mut out = ObjectRead {
         uncompressed: 0,
@@ -188,8 +220,11 @@ fn read_object(
         keys: Vec::new(),
         rejected: Vec::new(),
         rejected_total: 0,
+        erased: 0,
+        links: Vec::new(),
         error: None,
     };
+    let mut offsets = Vec::with_capacity(table.columns.len());
     let file = std::fs::File::open(path).map_err(|e| (path.display().to_string(), e))?;
     let spill_dir = || lock(partitions).dir().display().to_string();
     let (mut lines, gzip) = ndjson_reader(file);
@@ -217,11 +252,28 @@ fn read_object(
             continue;
         }
         let mut error = None;
-        let pushed = batch.push_row(table, |buf| match table.parse_line(text, buf) {
-            Ok(()) => true,
-            Err(e) => {
-                error = Some(e.0);
-                false
+        let mut erased = false;
+        let pushed = batch.push_row(table, |buf| {
+            let start = buf.len();
+            match table.parse_line(text, buf) {
+                Ok(()) if erase.is_empty() => true,
+                Ok(()) => {
+                    offsets.clear();
+                    index_cells(buf, start, table.columns.len(), &mut offsets);
+                    let row = RowRef {
+                        buf: buf.as_slice(),
+                        offsets: &offsets,
+                    };
+                    erased = erase.matches(table, &row);
+                    if erased {
+                        out.links.extend(erase.link(table, &row));
+                    }
+                    !erased
+                }
+                Err(e) => {
+                    error = Some(e.0);
+                    false
+                }
             }
         });
         match pushed {
@@ -229,9 +281,11 @@ fn read_object(
                 out.rows += 1;
                 out.keys.extend(key);
             }
+            None if erased => out.erased += 1,
             None => {
                 out.rejected_total += 1;
-                if out.rejected.len() < REJECTED_KEPT_PER_OBJECT {
+                // A line that names a person being erased is counted, not kept.
+                if out.rejected.len() < REJECTED_KEPT_PER_OBJECT && !erase.in_text(text) {
                     out.rejected.push(RejectedLine {
                         object: key.to_string(),
                         line: n,
@@ -380,18 +434,50 @@ mod tests {
         // Spilling at the first byte into a directory that does not exist.
         let gone = dir.join("no-such-dir");
         let partitions = Mutex::new(Partitions::new(&gone, "t", 0, 4, 0));
-        let err = read_object(table, "raw/events/x", &raw, 0, &partitions).unwrap_err();
+        let err = read_object(
+            table,
+            "raw/events/x",
+            &raw,
+            0,
+            &partitions,
+            &ErasureFilter::default(),
+        )
+        .unwrap_err();
         assert!(err.0.contains("no-such-dir"), "{}", err.0);
         // The downloaded copy gone.
         let partitions = Mutex::new(Partitions::new(&dir, "t", 0, 4, 1 << 20));
         let missing = dir.join("missing");
-        assert!(read_object(table, "raw/events/x", &missing, 0, &partitions).is_err());
+        assert!(read_object(
+            table,
+            "raw/events/x",
+            &missing,
+            0,
+            &partitions,
+            &ErasureFilter::default()
+        )
+        .is_err());
         // The object itself bad: a verdict on the object, not an error of the run.
         std::fs::write(&raw, b"\x1f\x8b\x08\x00garbage").unwrap();
-        let read = read_object(table, "raw/events/x", &raw, 0, &partitions).unwrap();
+        let read = read_object(
+            table,
+            "raw/events/x",
+            &raw,
+            0,
+            &partitions,
+            &ErasureFilter::default(),
+        )
+        .unwrap();
         assert!(read.error.unwrap().contains("gzip"));
         std::fs::write(&raw, LINE.repeat(3)).unwrap();
-        let read = read_object(table, "raw/events/x", &raw, 0, &partitions).unwrap();
+        let read = read_object(
+            table,
+            "raw/events/x",
+            &raw,
+            0,
+            &partitions,
+            &ErasureFilter::default(),
+        )
+        .unwrap();
         assert_eq!((read.rows, read.error), (3, None));
         std::fs::remove_dir_all(&dir).unwrap();
     }

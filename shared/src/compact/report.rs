@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::completeness::Delivery;
+use crate::erasure::ErasureRunReport;
 use crate::lake::QUARANTINE;
 use crate::telemetry::{names, MetricSet, Unit};
 use crate::timestamp::EpochMillis;
@@ -51,6 +52,9 @@ pub struct RunReport {
     pub rejected_lines: u64,
     /// Raw objects that could not be read, moved aside.
     pub unreadable_objects: u64,
+    /// Rows of people with an erasure request, dropped before they were written.
+    #[serde(default)]
+    pub erased: u64,
     /// Copies of an event within this run.
     pub duplicates_dropped: u64,
     /// Events the table already held (in the dedup window): retries and redeliveries.
@@ -135,7 +139,7 @@ pub struct VacuumReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct Failure {
     pub table: &'static str,
-    /// `append`, `optimize` or `vacuum`.
+    /// `append`, `erase`, `optimize`, `retention` or `vacuum`.
     pub step: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub date: Option<String>,
@@ -157,6 +161,40 @@ pub struct CompactionReport {
     /// (0: only today's).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lag_days: Option<i64>,
+    /// The erasure request this invocation recorded (`driftless erase`, `{"erase": ...}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub erasure_request: Option<String>,
+    /// What the erasure job did, when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub erasure: Option<ErasureRunReport>,
+    /// Partitions deleted by the tables' retention.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub retention: Vec<RetentionReport>,
+}
+
+/// How a table's retention ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetentionOutcome {
+    Deleted,
+    /// No partition older than the setting (or the table keeps every day).
+    NothingToDo,
+    /// A concurrent commit removed one of the files; the next run tries again.
+    Conflict,
+}
+
+/// One table's retention: the `dt` partitions older than the setting deleted in one commit.
+#[derive(Debug, Clone, Serialize)]
+pub struct RetentionReport {
+    pub table: &'static str,
+    pub outcome: RetentionOutcome,
+    pub keep_days: i64,
+    /// Partitions before this day are deleted.
+    pub cutoff: String,
+    pub partitions_deleted: Vec<String>,
+    pub files_removed: u64,
+    pub rows_removed: u64,
+    pub version: Option<i64>,
 }
 
 impl AppendReport {
@@ -222,6 +260,14 @@ impl CompactionReport {
         );
         if let Some(lag) = self.lag_days {
             m.put(names::LAG_DAYS, Unit::Count, lag as f64);
+        }
+        if let Some(e) = &self.erasure {
+            m.put(
+                names::OLDEST_OPEN_ERASURE_DAYS,
+                Unit::Count,
+                e.oldest_open_days as f64,
+            )
+            .put(names::ERASED_ROWS, Unit::Count, e.rows_removed() as f64);
         }
         m.emit(now);
     }

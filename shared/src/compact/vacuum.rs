@@ -20,13 +20,15 @@ impl<S: ObjectStore> Compaction<'_, S> {
     /// Whether `table` was vacuumed less than [`VACUUM_EVERY`] ago.
     pub(super) async fn vacuumed_recently(&self, table: &'static Table) -> Result<bool> {
         let since = self.now - VACUUM_EVERY.as_millis() as i64;
-        Ok(match self.store.get_small(&vacuum_record_key(table)).await? {
-            Some((body, _)) => serde_json::from_slice::<Value>(&body)
-                .ok()
-                .and_then(|v| v["at"].as_i64())
-                .is_some_and(|at| at > since),
-            None => false,
-        })
+        Ok(
+            match self.store.get_small(&vacuum_record_key(table)).await? {
+                Some((body, _)) => serde_json::from_slice::<Value>(&body)
+                    .ok()
+                    .and_then(|v| v["at"].as_i64())
+                    .is_some_and(|at| at > since),
+                None => false,
+            },
+        )
     }
 
     /// Vacuums `table` with the configured retention.
@@ -60,7 +62,11 @@ impl<S: ObjectStore> Compaction<'_, S> {
             "indexes_deleted": orphans.len(),
         });
         self.store
-            .put_small(&vacuum_record_key(table), record.to_string().into_bytes(), None)
+            .put_small(
+                &vacuum_record_key(table),
+                record.to_string().into_bytes(),
+                None,
+            )
             .await?;
         tracing::info!(
             message = "Table vacuumed.",

@@ -13,6 +13,8 @@
 //!   other commit). delta-rs's own conflict checker is not enough here: it lets a data-changing
 //!   rewrite commit after an optimize removed the same file without changing data, which would
 //!   resurrect the rows the rewrite dropped.
+//! - The change is checked against the version it is committed on before the first attempt
+//!   too, so a handle refreshed after the change was made cannot commit it blindly.
 //! - A commit whose outcome is unknown (the log write failed without an answer) is looked up by
 //!   its run id in the log before anything is decided, so a commit that happened is never
 //!   mistaken for one that did not.
@@ -135,6 +137,8 @@ pub struct DataFile {
     pub day: Option<Day>,
     pub size: u64,
     pub rows: Option<u64>,
+    /// The `stats` JSON of its `add` action.
+    pub stats: Option<String>,
 }
 
 /// A data file to add.
@@ -157,21 +161,35 @@ pub enum Rewrite {
     Delete { predicate: String },
 }
 
+/// An application transaction (`txn` action): a writer's own version counter in the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppTxn {
+    pub app_id: &'static str,
+    pub version: i64,
+}
+
 /// One atomic change of a table.
 #[derive(Debug, Clone)]
 pub enum TableChange {
     /// New files from one compaction run. `app_version` is the run's number for the table:
     /// one more than the last committed run's.
+    /// `unchanged`: the last version of another application the writer saw (-1: none); the
+    /// append conflicts if that application committed since (erasure does: an append that
+    /// read its erasure requests before a new one was recorded must not commit the rows the
+    /// erasure removed).
     Append {
         files: Vec<NewFile>,
         app_id: &'static str,
         app_version: i64,
+        unchanged: Option<AppTxn>,
     },
-    /// Files replaced by others.
+    /// Files replaced by others (either list may be empty). `txn`, when set, is committed
+    /// with them, and the rewrite conflicts if that application already reached its version.
     Rewrite {
         remove: Vec<DataFile>,
         add: Vec<NewFile>,
         kind: Rewrite,
+        txn: Option<AppTxn>,
     },
 }
 
@@ -302,13 +320,15 @@ impl LakeTable {
             .iter()
             .map(|f| {
                 let path = f.path().into_owned();
+                let stats = f.stats();
                 DataFile {
                     day: day_of(&path),
                     size: f.size().max(0) as u64,
-                    rows: f
-                        .stats()
-                        .and_then(|s| serde_json::from_str::<Value>(&s).ok())
+                    rows: stats
+                        .as_deref()
+                        .and_then(|s| serde_json::from_str::<Value>(s).ok())
                         .and_then(|s| s["numRecords"].as_u64()),
+                    stats,
                     path,
                 }
             })
@@ -354,6 +374,11 @@ impl LakeTable {
         };
         meta.insert("run_id".into(), Value::String(run_id.to_string()));
         let (actions, operation) = actions(&change, now_ms);
+        // The handle may have been refreshed since the change was made (a writer that commits
+        // several changes in a row): the change is checked against the version it goes on.
+        if let Some(reason) = self.still_valid(&change).await? {
+            return Ok(CommitOutcome::Conflict { reason });
+        }
         for _ in 0..MAX_ATTEMPTS {
             let snapshot = self.delta.snapshot().map_err(|e| delta("commit", e))?;
             let read_version = snapshot.version() as i64;
@@ -426,14 +451,36 @@ impl LakeTable {
             TableChange::Append {
                 app_id,
                 app_version,
+                unchanged,
                 ..
             } => {
                 let committed = self.app_version(app_id).await?.unwrap_or(-1);
-                Ok((committed >= *app_version).then(|| {
-                    format!("another compaction run committed run {committed} of {app_id} first")
-                }))
+                if committed >= *app_version {
+                    return Ok(Some(format!(
+                        "another compaction run committed run {committed} of {app_id} first"
+                    )));
+                }
+                if let Some(other) = unchanged {
+                    let now = self.app_version(other.app_id).await?.unwrap_or(-1);
+                    if now != other.version {
+                        return Ok(Some(format!(
+                            "{} committed version {now} since this run read {}",
+                            other.app_id, other.version
+                        )));
+                    }
+                }
+                Ok(None)
             }
-            TableChange::Rewrite { remove, .. } => {
+            TableChange::Rewrite { remove, txn, .. } => {
+                if let Some(txn) = txn {
+                    let now = self.app_version(txn.app_id).await?.unwrap_or(-1);
+                    if now >= txn.version {
+                        return Ok(Some(format!(
+                            "{} already committed version {now}",
+                            txn.app_id
+                        )));
+                    }
+                }
                 let active: HashSet<String> = self.files()?.into_iter().map(|f| f.path).collect();
                 Ok(remove
                     .iter()
@@ -528,19 +575,24 @@ fn remove(f: &DataFile, data_change: bool, now_ms: i64) -> Action {
     })
 }
 
+fn txn_action(app_id: &str, version: i64, now_ms: i64) -> Action {
+    Action::Txn(Transaction {
+        app_id: app_id.to_string(),
+        version,
+        last_updated: Some(now_ms),
+    })
+}
+
 fn actions(change: &TableChange, now_ms: i64) -> (Vec<Action>, DeltaOperation) {
     match change {
         TableChange::Append {
             files,
             app_id,
             app_version,
+            ..
         } => {
             let mut actions: Vec<Action> = files.iter().map(|f| add(f, true, now_ms)).collect();
-            actions.push(Action::Txn(Transaction {
-                app_id: app_id.to_string(),
-                version: *app_version,
-                last_updated: Some(now_ms),
-            }));
+            actions.push(txn_action(app_id, *app_version, now_ms));
             (
                 actions,
                 DeltaOperation::Write {
@@ -554,12 +606,14 @@ fn actions(change: &TableChange, now_ms: i64) -> (Vec<Action>, DeltaOperation) {
             remove: r,
             add: a,
             kind,
+            txn,
         } => {
             let data_change = !matches!(kind, Rewrite::Optimize { .. });
             let actions = r
                 .iter()
                 .map(|f| remove(f, data_change, now_ms))
                 .chain(a.iter().map(|f| add(f, data_change, now_ms)))
+                .chain(txn.map(|t| txn_action(t.app_id, t.version, now_ms)))
                 .collect();
             let operation = match kind {
                 Rewrite::Optimize { day, target_size } => DeltaOperation::Optimize {

@@ -5,6 +5,7 @@
 //! lake/<table>/_delta_log/                                 the table's transaction log (delta-rs)
 //! lake/<table>/dt=YYYY-MM-DD/part-r<run>-<id>-<day>-<n>.parquet   an append's files
 //! lake/<table>/dt=YYYY-MM-DD/part-o-<id>-<day>-<n>.parquet        an optimize's files
+//! lake/<table>/dt=YYYY-MM-DD/part-e-<id>-<day>-<n>.parquet        an erasure's rewrite
 //! lake/<table>/_index/dt=YYYY-MM-DD/<file stem>.idx        each data file's index
 //! lake/<table>/_driftless_vacuum.json                      when the table was last vacuumed
 //! rejected/<table>/YYYY/MM/DD/HH/<object>.jsonl            lines of a raw object that were not records
@@ -52,6 +53,10 @@ impl Day {
 
     pub fn next(self) -> Day {
         Day(self.0 + 1)
+    }
+
+    pub fn previous(self) -> Day {
+        Day(self.0 - 1)
     }
 
     pub fn days_until(self, later: Day) -> i64 {
@@ -114,13 +119,18 @@ pub fn new_run_id() -> String {
 
 /// The stem of the files an append run writes for a day (`-0000.parquet` and so on follow):
 /// the run number orders them, the run id keeps two racing runs' files apart.
-pub fn append_stem(run: u64, run_id: &str, day: Day) -> String {
+pub fn append_stem(run: i64, run_id: &str, day: Day) -> String {
     format!("part-r{run:06}-{run_id}-{day}")
 }
 
 /// The stem of the files an optimize of `day` writes.
 pub fn optimize_stem(run_id: &str, day: Day) -> String {
     format!("part-o-{run_id}-{day}")
+}
+
+/// The stem of the files an erasure's rewrite of `day` writes.
+pub fn erase_stem(run_id: &str, day: Day) -> String {
+    format!("part-e-{run_id}-{day}")
 }
 
 /// The key of a table file (`path` relative to the table root, as the log names it).
@@ -206,9 +216,13 @@ mod tests {
     #[test]
     fn file_names_sort_by_run_and_keep_racing_runs_apart() {
         let d = Day::parse("2026-11-28").unwrap();
-        assert_eq!(append_stem(7, "0a1b2c3d", d), "part-r000007-0a1b2c3d-2026-11-28");
+        assert_eq!(
+            append_stem(7, "0a1b2c3d", d),
+            "part-r000007-0a1b2c3d-2026-11-28"
+        );
         assert!(append_stem(7, "ffffffff", d) < append_stem(10, "00000000", d));
         assert_eq!(optimize_stem("0a1b2c3d", d), "part-o-0a1b2c3d-2026-11-28");
+        assert_eq!(erase_stem("0a1b2c3d", d), "part-e-0a1b2c3d-2026-11-28");
         assert_eq!(
             index_path("dt=2026-11-28/part-r000007-ab-2026-11-28-0000.parquet"),
             "_index/dt=2026-11-28/part-r000007-ab-2026-11-28-0000.idx"
@@ -227,6 +241,9 @@ mod tests {
             "rejected/quarantine/2026/11/28/13/driftless-quarantine-1-2026-11-28-13-00-00-x.gz.jsonl"
         );
         assert_eq!(unreadable_key(key), format!("unreadable/{key}"));
-        assert_eq!(vacuum_record_key(&EVENTS), "lake/events/_driftless_vacuum.json");
+        assert_eq!(
+            vacuum_record_key(&EVENTS),
+            "lake/events/_driftless_vacuum.json"
+        );
     }
 }

@@ -169,7 +169,7 @@ impl<'t> PartWriter<'t> {
                 path,
                 writer,
                 fingerprint: Fingerprint::default(),
-                stats: FileStats::new(self.table.columns),
+                stats: FileStats::new(self.table),
                 index: IndexBuilder::default(),
             });
         }

@@ -212,19 +212,75 @@ impl ObjectStore for S3Store {
         )
     }
 
+    async fn purge_noncurrent(&self, prefix: &str) -> Result<u64> {
+        let mut doomed: Vec<(String, String)> = Vec::new();
+        let (mut key_marker, mut version_marker) = (None, None);
+        loop {
+            let page = self
+                .client
+                .list_object_versions()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .max_keys(self.page_size)
+                .set_key_marker(key_marker)
+                .set_version_id_marker(version_marker)
+                .send()
+                .await
+                .map_err(|e| storage("list versions", prefix, e))?;
+            for v in page.versions() {
+                if v.is_latest() != Some(true) {
+                    if let (Some(k), Some(id)) = (v.key(), v.version_id()) {
+                        doomed.push((k.to_string(), id.to_string()));
+                    }
+                }
+            }
+            // A delete marker hides older versions; with those gone it goes too.
+            for m in page.delete_markers() {
+                if let (Some(k), Some(id)) = (m.key(), m.version_id()) {
+                    doomed.push((k.to_string(), id.to_string()));
+                }
+            }
+            if page.is_truncated() != Some(true) {
+                break;
+            }
+            key_marker = page.next_key_marker().map(str::to_string);
+            version_marker = page.next_version_id_marker().map(str::to_string);
+        }
+        let versioned: Vec<(String, Option<String>)> = doomed
+            .iter()
+            .map(|(k, v)| (k.clone(), Some(v.clone())))
+            .collect();
+        self.delete_versions(&versioned).await?;
+        Ok(doomed.len() as u64)
+    }
+
     async fn delete(&self, keys: &[String]) -> Result<()> {
+        let current: Vec<(String, Option<String>)> =
+            keys.iter().map(|k| (k.clone(), None)).collect();
+        self.delete_versions(&current).await
+    }
+}
+
+impl S3Store {
+    /// Deletes objects (the current version, or the given version), 1,000 per call.
+    async fn delete_versions(&self, keys: &[(String, Option<String>)]) -> Result<()> {
         // DeleteObjects takes at most 1,000 keys.
         for chunk in keys.chunks(1000) {
             let objects = chunk
                 .iter()
-                .map(|k| ObjectIdentifier::builder().key(k).build())
+                .map(|(k, v)| {
+                    ObjectIdentifier::builder()
+                        .key(k)
+                        .set_version_id(v.clone())
+                        .build()
+                })
                 .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|e| storage("delete", &chunk[0].clone(), e))?;
+                .map_err(|e| storage("delete", &chunk[0].0, e))?;
             let delete = Delete::builder()
                 .set_objects(Some(objects))
                 .quiet(true)
                 .build()
-                .map_err(|e| storage("delete", &chunk[0].clone(), e))?;
+                .map_err(|e| storage("delete", &chunk[0].0, e))?;
             let out = self
                 .client
                 .delete_objects()
@@ -232,7 +288,7 @@ impl ObjectStore for S3Store {
                 .delete(delete)
                 .send()
                 .await
-                .map_err(|e| storage("delete", &chunk[0], e))?;
+                .map_err(|e| storage("delete", &chunk[0].0, e))?;
             if let Some(err) = out.errors().first() {
                 return Err(storage(
                     "delete",

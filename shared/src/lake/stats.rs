@@ -6,9 +6,14 @@
 //! their first 32 characters: a truncated minimum is still a lower bound; a maximum that would
 //! need truncating is left out (a missing bound is "unknown", never wrong). JSON columns get no
 //! bounds. Timestamps are written as RFC 3339 with milliseconds, as Delta writers do.
+//!
+//! The columns that name a person (anonymous and user id) get no bounds either: the log keeps
+//! the stats of every file it ever added until its entries expire, and an erased person's id
+//! must not stay behind in it as a minimum or maximum.
 
 use serde_json::{Map, Value};
 
+use crate::lake::table::{PersonSource, Table};
 use crate::record::cells::{Cell, RowRef};
 use crate::record::{Column, ColumnType};
 use crate::timestamp::format_rfc3339;
@@ -35,14 +40,24 @@ pub struct FileStats {
     columns: &'static [Column],
     rows: u64,
     stats: Vec<ColumnStats>,
+    /// Per column: whether it gets bounds.
+    bounded: Vec<bool>,
 }
 
 impl FileStats {
-    pub fn new(columns: &'static [Column]) -> FileStats {
+    /// Statistics of a file of `table`.
+    pub fn new(table: &Table) -> FileStats {
+        let columns = table.columns;
+        let mut bounded: Vec<bool> = columns.iter().map(|c| c.ty != ColumnType::Json).collect();
+        if let PersonSource::Columns { anonymous, user } = table.persons {
+            bounded[anonymous] = false;
+            bounded[user] = false;
+        }
         FileStats {
             columns,
             rows: 0,
             stats: vec![ColumnStats::default(); columns.len()],
+            bounded,
         }
     }
 
@@ -58,7 +73,7 @@ impl FileStats {
                     s.nulls += 1;
                     continue;
                 }
-                (ColumnType::Json, _) => continue,
+                _ if !self.bounded[i] => continue,
                 (_, Cell::Int(v)) => Bound::Int(v),
                 (_, Cell::Str(v)) => {
                     // Compare before copying: most values are neither a new min nor a new max.
@@ -159,7 +174,7 @@ mod tests {
 
     #[test]
     fn stats_hold_the_bounds_readers_skip_files_with() {
-        let mut stats = FileStats::new(EVENTS.columns);
+        let mut stats = FileStats::new(&EVENTS);
         push(&mut stats, "page_viewed", "2026-11-28T10:00:00.000Z", None);
         push(
             &mut stats,
@@ -193,5 +208,12 @@ mod tests {
             "no bounds on JSON"
         );
         assert_eq!(json["nullCount"]["properties"], 0);
+        for person in ["anonymous_id", "user_id"] {
+            assert!(
+                json["minValues"].get(person).is_none() && json["maxValues"].get(person).is_none(),
+                "no bounds on {person}: the log must not keep a person's id"
+            );
+        }
+        assert_eq!(json["minValues"]["event_id"], "e");
     }
 }

@@ -61,6 +61,11 @@ pub trait ObjectStore: Send + Sync {
     /// Deletes objects; a key that is already gone is not an error.
     fn delete(&self, keys: &[String]) -> impl Future<Output = Result<()>> + Send;
 
+    /// Deletes the noncurrent versions and delete markers of the objects under `prefix`, when
+    /// the store keeps versions (an S3 bucket with versioning); returns how many it deleted.
+    /// Erasure calls it after deleting the objects that held a person.
+    fn purge_noncurrent(&self, prefix: &str) -> impl Future<Output = Result<u64>> + Send;
+
     /// Where the log of a lake table in this store lives, for the table format.
     fn table_location(&self, table: &Table) -> Result<TableLocation>;
 }
@@ -248,6 +253,11 @@ impl ObjectStore for LocalStore {
 
     fn table_location(&self, table: &Table) -> Result<TableLocation> {
         TableLocation::local(&self.path(&format!("lake/{}", table.name)))
+    }
+
+    /// A directory keeps no versions.
+    async fn purge_noncurrent(&self, _prefix: &str) -> Result<u64> {
+        Ok(0)
     }
 
     async fn delete(&self, keys: &[String]) -> Result<()> {

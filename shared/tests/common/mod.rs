@@ -1,0 +1,3 @@
+//! Helpers shared by the lake's integration tests.
+
+pub mod faults;
