@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use driftless::compact::{
@@ -20,6 +20,7 @@ use driftless::lake::{Day, Result, Table, EVENTS, QUARANTINE};
 use driftless::timestamp::parse_rfc3339;
 
 mod common;
+use common::config;
 use common::faults::{Faults, Faulty, Op};
 
 const DAY: &str = "2026-11-27";
@@ -35,22 +36,7 @@ fn day() -> Day {
 }
 
 fn temp_root(name: &str) -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "driftless-compact-{name}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn config(root: &Path) -> CompactConfig {
-    CompactConfig {
-        scratch_dir: root.join("scratch"),
-        ..CompactConfig::default()
-    }
+    common::temp_root("compact", name)
 }
 
 /// Appends the raw objects of `DAY` to both tables.

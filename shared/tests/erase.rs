@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use driftless::compact::{Compaction, CompactionReport, Days, OnError, Outcome, RetentionOutcome};
 use driftless::config::CompactConfig;
@@ -19,6 +19,7 @@ use driftless::record::cells::Cell;
 use driftless::timestamp::parse_rfc3339;
 
 mod common;
+use common::config;
 use common::faults::{Faults, Faulty};
 
 const NOW: &str = "2026-11-28T06:00:00Z";
@@ -32,22 +33,7 @@ fn now() -> i64 {
 }
 
 fn temp_root(name: &str) -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "driftless-erase-{name}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn config(root: &Path) -> CompactConfig {
-    CompactConfig {
-        scratch_dir: root.join("scratch"),
-        ..CompactConfig::default()
-    }
+    common::temp_root("erase", name)
 }
 
 fn event(id: &str, day: &str, anonymous: &str, user: Option<&str>, seq: usize) -> String {
