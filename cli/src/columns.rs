@@ -14,6 +14,7 @@ fn type_name(ty: ColumnType) -> &'static str {
         ColumnType::Timestamp => "timestamp",
         ColumnType::Int64 => "int64",
         ColumnType::Int32 => "int32",
+        ColumnType::Boolean => "boolean",
     }
 }
 

@@ -3,13 +3,21 @@
 //!
 //! The corpus is generated: realistic events of about 400 bytes in batches of 100, spread over
 //! the five starter event types, all valid (the common case on the hot path).
+//!
+//! Enrichment (source key, user-agent parsing, bot rules, geo lookup) is measured against the
+//! same run without it: requests carry one of 40 real browser user agents (a warm function's
+//! cache holds them), and, as the worst case, a user agent never seen before on every request.
+//! `ingest_bench [GEOIP.mmdb]`: the database the geo lookup uses (`make bench` builds a small
+//! one; a real City database's deeper tree costs more per lookup).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use driftless::clock::SystemClock;
 use driftless::config::IngestConfig;
+use driftless::ingest::enrich::geo::GeoDb;
 use driftless::ingest::firehose::{CallFailure, RecordSink};
+use driftless::ingest::keys::SourceKeys;
 use driftless::ingest::{Caller, Ingest};
 use driftless::schema::Registry;
 use serde_json::{json, Value};
@@ -90,6 +98,22 @@ fn best_of(rounds: usize, mut pass: impl FnMut()) -> Duration {
         .expect("at least one round")
 }
 
+/// 40 browser user agents: 4 browsers and OSes times 10 versions.
+fn user_agents() -> Vec<String> {
+    let mut out = Vec::new();
+    for v in 122..132 {
+        out.push(format!("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 Safari/537.36"));
+        out.push(format!("Mozilla/5.0 (iPhone; CPU iPhone OS 17_{} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.{} Mobile/15E148 Safari/604.1", v - 122, v - 122));
+        out.push(format!(
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:{v}.0) Gecko/20100101 Firefox/{v}.0"
+        ));
+        out.push(format!("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 Mobile Safari/537.36"));
+    }
+    out
+}
+
+const KEYS: &str = r#"[{"key": "dk_bench", "source": "web", "origins": ["https://shop.example"]}]"#;
+
 fn main() {
     let corpus = corpus();
     let bytes: usize = corpus.iter().map(Vec::len).sum();
@@ -100,10 +124,39 @@ fn main() {
         NoSink,
         SystemClock,
     );
+    // A server-side caller without keys: no user-agent parsing, no bot rules, no geo.
     let caller = Caller {
         user_agent: Some("Mozilla/5.0 (bench)"),
         source_ip: Some("203.0.113.7"),
+        ..Caller::default()
     };
+    let geo = std::env::args().nth(1).map(|path| {
+        let bytes = std::fs::read(&path).expect("the GeoIP database given");
+        GeoDb::from_bytes(bytes, &path).expect("a MaxMind-format database")
+    });
+    let has_geo = geo.is_some();
+    let mut enriched = Ingest::new(
+        Registry::embedded().expect("schemas"),
+        IngestConfig::default(),
+        NoSink,
+        SystemClock,
+    )
+    .with_source_keys(SourceKeys::parse(KEYS, "bench").expect("keys"));
+    if let Some(geo) = geo {
+        enriched = enriched.with_geo(geo);
+    }
+    let agents = user_agents();
+    let browser = |ua: &'static str| Caller {
+        origin: Some("https://shop.example"),
+        user_agent: Some(ua),
+        accept_language: Some("de-DE,de;q=0.9,en;q=0.8"),
+        key: Some("dk_bench"),
+        source_ip: Some("203.0.113.7"),
+    };
+    let agents: Vec<&'static str> = agents.into_iter().map(|a| &*a.leak()).collect();
+    let unique: Vec<&'static str> = (0..BATCHES * 6)
+        .map(|i| &*format!("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.{i}.0 Safari/537.36").leak())
+        .collect();
 
     // Every event must be accepted, or the benchmark measures the wrong path.
     let check = service
@@ -116,6 +169,14 @@ fn main() {
         check.rejected.first()
     );
 
+    let check = enriched
+        .process(&corpus[0], browser(agents[0]), 1_795_876_223_000)
+        .expect("valid batch with a key");
+    assert_eq!(
+        check.accepted, EVENTS_PER_BATCH,
+        "the keyed path accepts them too"
+    );
+
     let ours = best_of(5, || {
         for batch in &corpus {
             black_box(
@@ -123,6 +184,30 @@ fn main() {
                     .process(black_box(batch), caller, 1_795_876_223_000)
                     .expect("valid"),
             );
+        }
+    });
+    let with_enrichment = best_of(5, || {
+        for (i, batch) in corpus.iter().enumerate() {
+            black_box(
+                enriched
+                    .process(
+                        black_box(batch),
+                        browser(agents[i % agents.len()]),
+                        1_795_876_223_000,
+                    )
+                    .expect("valid"),
+            );
+        }
+    });
+    let mut round = 0;
+    let cold_cache = best_of(5, || {
+        for batch in &corpus {
+            black_box(
+                enriched
+                    .process(black_box(batch), browser(unique[round]), 1_795_876_223_000)
+                    .expect("valid"),
+            );
+            round += 1;
         }
     });
     let plain = best_of(5, || {
@@ -150,5 +235,27 @@ fn main() {
     println!(
         "ratio driftless / plain parse: {:.2}x (goal >= 2x; goal >= 500,000 events/s)",
         plain.as_secs_f64() / ours.as_secs_f64()
+    );
+    let geo_note = if has_geo {
+        "key, user agent, bot rules, geo"
+    } else {
+        "key, user agent, bot rules; no geo database given"
+    };
+    println!(
+        "{:<44} {:>12.0} {:>10.1}",
+        "driftless with enrichment (40 agents, cached)",
+        rate(with_enrichment),
+        mbps(with_enrichment)
+    );
+    println!(
+        "{:<44} {:>12.0} {:>10.1}",
+        "driftless with enrichment (every agent new)",
+        rate(cold_cache),
+        mbps(cold_cache)
+    );
+    println!(
+        "enrichment ({geo_note}): {:+.1}% time per event with a warm cache, {:+.1}% with every user agent new (goal < +5%)",
+        (with_enrichment.as_secs_f64() / ours.as_secs_f64() - 1.0) * 100.0,
+        (cold_cache.as_secs_f64() / ours.as_secs_f64() - 1.0) * 100.0
     );
 }

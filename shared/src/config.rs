@@ -120,6 +120,23 @@ pub struct IngestConfig {
     pub max_event_age: Duration,
     /// When the metrics of many requests are written as one EMF document.
     pub metrics_flush: FlushPolicy,
+    /// Where the source keys are; `None`: keyless, any caller is accepted.
+    pub source_keys: Option<KeysSetting>,
+    /// A MaxMind-format database: a file path, or an `s3://bucket/key` URI.
+    pub geoip_database: Option<String>,
+    /// The header a proxy in front (CloudFront) puts the caller's address in, lowercase; `None`
+    /// trusts the address the endpoint saw.
+    pub client_ip_header: Option<String>,
+}
+
+/// Where the source keys are configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeysSetting {
+    /// The JSON list itself (`DRIFTLESS_SOURCE_KEYS`).
+    Json(String),
+    /// The name of an SSM parameter holding it, read at cold start
+    /// (`DRIFTLESS_SOURCE_KEYS_PARAMETER`).
+    SsmParameter(String),
 }
 
 impl Default for IngestConfig {
@@ -132,6 +149,9 @@ impl Default for IngestConfig {
             limits: Limits::default(),
             max_event_age: Duration::from_secs(30 * 24 * 3600),
             metrics_flush: FlushPolicy::default(),
+            source_keys: None,
+            geoip_database: None,
+            client_ip_header: None,
         }
     }
 }
@@ -190,8 +210,34 @@ impl IngestConfig {
                     .collect(),
             ),
         };
+        let set = |var: &'static str| env.optional(var).filter(|v| !v.trim().is_empty());
+        let source_keys = match (
+            set("DRIFTLESS_SOURCE_KEYS"),
+            set("DRIFTLESS_SOURCE_KEYS_PARAMETER"),
+        ) {
+            (None, None) => None,
+            (Some(json), None) => Some(KeysSetting::Json(json)),
+            (None, Some(name)) => Some(KeysSetting::SsmParameter(name.trim().to_string())),
+            (Some(_), Some(_)) => {
+                return Err(ConfigError {
+                    var: "DRIFTLESS_SOURCE_KEYS",
+                    message: "and DRIFTLESS_SOURCE_KEYS_PARAMETER are both set: keep one".into(),
+                })
+            }
+        };
+        if source_keys.is_some() && allowed_origins.is_some() {
+            return Err(ConfigError {
+                var: "DRIFTLESS_ALLOWED_ORIGINS",
+                message: "is for keyless mode: with source keys, list each key's origins with it"
+                    .into(),
+            });
+        }
         let stream = "a delivery stream";
         Ok(IngestConfig {
+            source_keys,
+            geoip_database: set("DRIFTLESS_GEOIP_DATABASE").map(|v| v.trim().to_string()),
+            client_ip_header: set("DRIFTLESS_CLIENT_IP_HEADER")
+                .map(|v| v.trim().to_ascii_lowercase()),
             events_stream: env.name("DRIFTLESS_EVENTS_STREAM", &d.events_stream, stream)?,
             quarantine_stream: env.name(
                 "DRIFTLESS_QUARANTINE_STREAM",
@@ -397,6 +443,43 @@ mod tests {
         assert_eq!(c.ip_policy, IpPolicy::Drop);
         assert_eq!(c.allowed_origins, None);
         assert_eq!(c.metrics_flush, FlushPolicy::default());
+    }
+
+    #[test]
+    fn source_keys_come_from_the_json_or_an_ssm_parameter_never_both() {
+        assert_eq!(config(&[]).unwrap().source_keys, None);
+        let c = config(&[("DRIFTLESS_SOURCE_KEYS", "[]")]).unwrap();
+        assert_eq!(c.source_keys, Some(KeysSetting::Json("[]".into())));
+        let c = config(&[("DRIFTLESS_SOURCE_KEYS_PARAMETER", " /driftless/keys ")]).unwrap();
+        assert_eq!(
+            c.source_keys,
+            Some(KeysSetting::SsmParameter("/driftless/keys".into()))
+        );
+        let err = config(&[
+            ("DRIFTLESS_SOURCE_KEYS", "[]"),
+            ("DRIFTLESS_SOURCE_KEYS_PARAMETER", "/driftless/keys"),
+        ])
+        .unwrap_err();
+        assert!(err.message.contains("both set"), "{err}");
+    }
+
+    #[test]
+    fn a_global_origin_list_is_refused_beside_source_keys() {
+        let err = config(&[
+            ("DRIFTLESS_SOURCE_KEYS", "[]"),
+            ("DRIFTLESS_ALLOWED_ORIGINS", "https://a.example"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.var, "DRIFTLESS_ALLOWED_ORIGINS");
+    }
+
+    #[test]
+    fn the_client_ip_header_is_matched_lowercase() {
+        let c = config(&[("DRIFTLESS_CLIENT_IP_HEADER", "CloudFront-Viewer-Address")]).unwrap();
+        assert_eq!(
+            c.client_ip_header.as_deref(),
+            Some("cloudfront-viewer-address")
+        );
     }
 
     #[test]

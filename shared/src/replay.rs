@@ -22,6 +22,7 @@ use crate::lake::raw::{open_ndjson, trim_line_ending};
 use crate::lake::store::ObjectStore;
 use crate::lake::{Day, LakeError, Result, QUARANTINE};
 use crate::record::cells::{OwnedRow, RowRef};
+use crate::record::event::Traffic;
 use crate::record::quarantine::QuarantinedEvent;
 use crate::record::QUARANTINE_COLUMNS;
 use crate::schema::Registry;
@@ -69,9 +70,16 @@ impl<S: RecordSink> Replayer<'_, S> {
         match check_event(&event, raw_len, self.registry, &self.config.limits) {
             Ok(()) => {
                 let Value::Object(map) = &event else { return };
-                // The event keeps the request it came in: its receive time, user agent and the
-                // address as the IP policy already stored it.
+                // The event keeps the request it came in: its receive time, user agent, source
+                // and the address as the IP policy already stored it. What was derived from the
+                // request and not kept in quarantine (user-agent fields, bot verdict, geography)
+                // stays unknown rather than guessed.
                 let sent_at_raw = format_rfc3339(q.sent_at);
+                let traffic = Traffic {
+                    source: q.source,
+                    ..Traffic::default()
+                }
+                .encode();
                 let ctx = RequestContext {
                     received_at: q.received_at,
                     sent_at: q.sent_at,
@@ -79,6 +87,7 @@ impl<S: RecordSink> Replayer<'_, S> {
                     ip: q.ip.map(str::to_string),
                     user_agent: q.user_agent,
                     max_event_age_ms: self.config.max_event_age.as_millis() as i64,
+                    traffic,
                 };
                 let mut line = Vec::with_capacity(raw_len + 256);
                 crate::record::event::write(&mut line, map, &ctx.server_fields(map));

@@ -576,6 +576,14 @@ fn compile_file(file: &str, text: &str) -> Result<EventSchema> {
             format!("event type {event_type:?} must be snake_case: a-z, 0-9 and _, starting with a letter, at most 64 characters"),
         ));
     }
+    if event_type.ends_with("_all") {
+        // The typed views of `x` are `x` and `x_all` (bots included): a type named `x_all` would
+        // take the second name.
+        return Err(err(
+            "",
+            format!("event type {event_type:?} must not end in _all: that suffix names the views that include bots"),
+        ));
+    }
     let version_text = version_file.strip_suffix(".json").unwrap_or(version_file);
     let version = SchemaVer::parse(version_text).ok_or_else(|| {
         err(
@@ -856,6 +864,16 @@ mod tests {
             .root
             .validate(&props, &mut "/properties".to_string(), &mut errors);
         errors
+    }
+
+    #[test]
+    fn an_event_type_ending_in_all_is_refused_because_the_bot_views_use_that_name() {
+        let err = compile_file(
+            "page_viewed_all/1-0-0.json",
+            r#"{"type": "object", "properties": {}}"#,
+        )
+        .unwrap_err();
+        assert!(err.message.contains("must not end in _all"), "{err}");
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub const NAMESPACE: &str = "Driftless";
 pub mod names {
     pub const EVENTS_ACCEPTED: &str = "EventsAccepted";
     pub const EVENTS_REJECTED: &str = "EventsRejected";
+    /// Accepted events the bot rules matched: bot share is this over `EventsAccepted`.
+    pub const BOT_EVENTS: &str = "BotEvents";
     pub const BATCH_SIZE: &str = "BatchSize";
     pub const FIREHOSE_RETRIES: &str = "FirehoseRetries";
     pub const FIREHOSE_FAILURES: &str = "FirehoseFailures";

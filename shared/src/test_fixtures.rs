@@ -29,5 +29,6 @@ pub fn request(received: &str, sent: &'static str) -> RequestContext<'static> {
         ip: None,
         user_agent: None,
         max_event_age_ms: 30 * 86_400_000,
+        traffic: Vec::new(),
     }
 }

@@ -83,8 +83,10 @@ Resources:
         QUARANTINE_COLUMNS,
     );
     for schema in latest {
-        out.push('\n');
-        view(&mut out, columns, schema);
+        for kind in sql::ViewKind::BOTH {
+            out.push('\n');
+            view(&mut out, columns, schema, kind);
+        }
     }
     out.push_str(
         "
@@ -138,14 +140,19 @@ fn delta_table(out: &mut String, logical: &str, name: &str, about: &str, columns
     }
 }
 
-fn view(out: &mut String, table: &[Column], schema: &EventSchema) {
+fn view(out: &mut String, table: &[Column], schema: &EventSchema, kind: sql::ViewKind) {
     let columns = sql::athena_columns(table, schema);
+    let name = kind.name(&schema.event_type);
     let description = truncate(
         &format!(
-            "{} {}: {}",
-            schema.event_type,
+            "{} {}: {}{}",
+            name,
             schema.version,
-            sql::comment(schema.root.description.as_deref().unwrap_or(""))
+            sql::comment(schema.root.description.as_deref().unwrap_or("")),
+            match kind {
+                sql::ViewKind::People => " (bots left out)",
+                sql::ViewKind::All => " (bots included)",
+            }
         ),
         MAX_DESCRIPTION,
     );
@@ -172,11 +179,11 @@ fn view(out: &mut String, table: &[Column], schema: &EventSchema) {
               - Fn::Base64:
                   Fn::Sub: |-
 ",
-        logical = super::pascal_case(&schema.event_type),
-        name = yaml_str(&schema.event_type),
+        logical = super::pascal_case(&name),
+        name = yaml_str(&name),
         description = yaml_str(&description),
     );
-    let definition = definition(table, schema, &columns);
+    let definition = definition(table, schema, kind, &columns);
     for line in definition.lines() {
         let _ = writeln!(out, "                    {line}");
     }
@@ -200,13 +207,14 @@ fn view(out: &mut String, table: &[Column], schema: &EventSchema) {
 fn definition(
     table: &[Column],
     schema: &EventSchema,
+    kind: sql::ViewKind,
     columns: &[(String, sql::ViewType)],
 ) -> String {
     let mut out = String::from("{\n");
     let _ = writeln!(
         out,
         "  \"originalSql\": {},",
-        sub_literal(&json_str(&sql::athena_select(table, schema)))
+        sub_literal(&json_str(&sql::athena_select(table, schema, kind)))
     );
     out.push_str("  \"catalog\": \"awsdatacatalog\",\n");
     out.push_str("  \"schema\": \"${GlueDatabase}\",\n");

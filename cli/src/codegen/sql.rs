@@ -166,11 +166,13 @@ pub(crate) fn duckdb_with(columns: &[Column], latest: &[&EventSchema]) -> String
 -- Typed DuckDB views of the lake, one per event type: the envelope columns plus one column per
 -- property of the event type's latest schema version, taken from the JSON `properties` column.
 --
--- The views read a table or view named `events` over the compacted Parquet files; create it first:
---   CREATE VIEW events AS
---     SELECT * FROM read_parquet('lake/events/dt=*/*.parquet', hive_partitioning = true);
--- (for S3: 's3://<bucket>/lake/events/dt=*/*.parquet' after `INSTALL httpfs; LOAD httpfs;`),
+-- The views read a table or view named `events` over the Delta table; create it first:
+--   LOAD delta; CREATE VIEW events AS SELECT * FROM delta_scan('lake/events');
+-- (for S3: delta_scan('s3://<bucket>/lake/events') after `LOAD httpfs;` and an S3 secret),
 -- then run this file (`.read queries/duckdb/views.sql` in the duckdb shell).
+--
+-- Each view leaves out bot traffic (is_bot true: crawlers, scripts, headless browsers); its
+-- `_all` twin keeps it. Rows from before bot detection have no is_bot and count as people.
 --
 -- Types: integer -> BIGINT, number -> DOUBLE, boolean -> BOOLEAN, string and enum -> VARCHAR,
 -- array and object -> JSON. TRY_CAST turns a value that does not fit (an older MODEL of the event
@@ -193,8 +195,11 @@ pub(crate) fn athena_with(columns: &[Column], latest: &[&EventSchema]) -> String
 -- property of the event type's latest schema version, taken from the JSON `properties` column.
 -- The stack deploys them: queries/athena/catalog.template.yaml holds the same views as Glue tables
 -- (the nested stack AthenaCatalog of template.yaml). This file is their readable source; without
--- the stack, run each statement in the Glue database that holds the `events` table (partition
--- projection on `dt`); Athena runs one statement per query.
+-- the stack, run each statement in the Glue database that holds the `events` table (the Delta
+-- table); Athena runs one statement per query.
+--
+-- Each view leaves out bot traffic (is_bot true: crawlers, scripts, headless browsers); its
+-- `_all` twin keeps it. Rows from before bot detection have no is_bot and count as people.
 --
 -- Types: integer -> BIGINT, number -> DOUBLE, boolean -> BOOLEAN, string and enum -> VARCHAR.
 -- Arrays and objects stay JSON strings (VARCHAR): query them with json_extract / json_parse.
@@ -230,15 +235,41 @@ const ATHENA: Dialect = Dialect {
     json_column: |path| format!("json_format(json_extract(properties, {path}))"),
 };
 
+/// The two views of an event type: its people's events, and all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ViewKind {
+    /// `page_viewed`: bots left out, the view analyses start from.
+    People,
+    /// `page_viewed_all`: bots kept, to see them or count them.
+    All,
+}
+
+impl ViewKind {
+    pub(crate) const BOTH: [ViewKind; 2] = [ViewKind::People, ViewKind::All];
+
+    /// The view's name for an event type.
+    pub(crate) fn name(self, event_type: &str) -> String {
+        match self {
+            ViewKind::People => event_type.to_string(),
+            ViewKind::All => format!("{event_type}{ALL_SUFFIX}"),
+        }
+    }
+}
+
+/// The suffix of the views that keep bots.
+pub(crate) const ALL_SUFFIX: &str = "_all";
+
 fn write_views(out: &mut String, columns: &[Column], latest: &[&EventSchema], dialect: &Dialect) {
     for schema in latest {
-        view_header(out, schema);
-        let _ = writeln!(
-            out,
-            "CREATE OR REPLACE VIEW {} AS\n{};",
-            (dialect.ident)(&schema.event_type),
-            select(columns, schema, dialect)
-        );
+        for kind in ViewKind::BOTH {
+            view_header(out, schema, kind);
+            let _ = writeln!(
+                out,
+                "CREATE OR REPLACE VIEW {} AS\n{};",
+                (dialect.ident)(&kind.name(&schema.event_type)),
+                select(columns, schema, dialect, kind)
+            );
+        }
     }
 }
 
@@ -252,7 +283,7 @@ pub(crate) fn envelope(columns: &[Column]) -> Vec<(&str, ViewType)> {
 }
 
 /// The query of an event type's view, without a trailing semicolon.
-fn select(columns: &[Column], schema: &EventSchema, dialect: &Dialect) -> String {
+fn select(columns: &[Column], schema: &EventSchema, dialect: &Dialect, kind: ViewKind) -> String {
     let mut out = String::from("SELECT\n");
     let mut items: Vec<String> = envelope(columns)
         .into_iter()
@@ -276,13 +307,18 @@ fn select(columns: &[Column], schema: &EventSchema, dialect: &Dialect) -> String
         "\nFROM events\nWHERE event_type = {}",
         sql_string(&schema.event_type)
     );
+    if kind == ViewKind::People {
+        // IS DISTINCT FROM: a NULL (a row from before bot detection) is a person. Both DuckDB
+        // and Trino have it; Trino has no IS NOT TRUE.
+        out.push_str("\n  AND is_bot IS DISTINCT FROM TRUE");
+    }
     out
 }
 
 /// The query of an event type's Athena view, as in `queries/athena/views.sql` without the
 /// `CREATE OR REPLACE VIEW ... AS` and the semicolon.
-pub(crate) fn athena_select(columns: &[Column], schema: &EventSchema) -> String {
-    select(columns, schema, &ATHENA)
+pub(crate) fn athena_select(columns: &[Column], schema: &EventSchema, kind: ViewKind) -> String {
+    select(columns, schema, &ATHENA, kind)
 }
 
 /// The type of a column of an Athena view, as each catalog spells it.
@@ -332,6 +368,7 @@ pub(crate) fn view_type(ty: ColumnType) -> ViewType {
         ColumnType::Timestamp => ViewType::Timestamp,
         ColumnType::Int64 => ViewType::Bigint,
         ColumnType::Int32 => ViewType::Integer,
+        ColumnType::Boolean => ViewType::Boolean,
     }
 }
 
@@ -355,13 +392,17 @@ pub(crate) fn athena_columns(columns: &[Column], schema: &EventSchema) -> Vec<(S
     cols
 }
 
-fn view_header(out: &mut String, schema: &EventSchema) {
+fn view_header(out: &mut String, schema: &EventSchema, kind: ViewKind) {
     out.push('\n');
     let _ = writeln!(
         out,
-        "-- {} {}: {}",
-        schema.event_type,
+        "-- {} {}: {}{}",
+        kind.name(&schema.event_type),
         schema.version,
-        comment(schema.root.description.as_deref().unwrap_or(""))
+        comment(schema.root.description.as_deref().unwrap_or("")),
+        match kind {
+            ViewKind::People => "",
+            ViewKind::All => " (bots included)",
+        }
     );
 }

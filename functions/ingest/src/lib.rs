@@ -1,10 +1,12 @@
 //! The Lambda adapter around [`driftless::ingest::Ingest`]: API Gateway request in, response out.
 
+pub mod cold_start;
 pub mod shutdown;
 
 use std::time::{Duration, SystemTime};
 
 use driftless::clock::Clock;
+use driftless::ingest::enrich::client_ip;
 use driftless::ingest::firehose::RecordSink;
 use driftless::ingest::{HttpRequest, Ingest};
 use lambda_http::request::RequestContext;
@@ -20,9 +22,14 @@ pub async fn handle<S: RecordSink, C: Clock>(
     deadline: SystemTime,
 ) -> Response<Body> {
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-    let source_ip = match req.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
-        _ => None,
+    // Behind a proxy (CloudFront) the endpoint sees the proxy's address; the proxy's header
+    // names the caller's. Only the configured header is trusted, never one a client adds.
+    let source_ip = match service.client_ip_header() {
+        Some(name) => header(name).and_then(client_ip),
+        None => match req.request_context_ref() {
+            Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
+            _ => None,
+        },
     };
     let body: &[u8] = match req.body() {
         Body::Empty => &[],
@@ -36,6 +43,8 @@ pub async fn handle<S: RecordSink, C: Clock>(
         content_type: header("content-type"),
         content_encoding: header("content-encoding"),
         user_agent: header("user-agent"),
+        accept_language: header("accept-language"),
+        key: header("x-driftless-key"),
         source_ip: source_ip.as_deref(),
         body,
     };

@@ -26,8 +26,18 @@ pub enum IngestError {
     UnsupportedMediaType(String),
     #[error("Content-Encoding {0:?} is not accepted: send gzip or no encoding")]
     UnsupportedEncoding(String),
-    #[error("origin {0:?} is not allowed: add it to DRIFTLESS_ALLOWED_ORIGINS")]
+    #[error("origin {0:?} is not allowed: add it to DRIFTLESS_ALLOWED_ORIGINS, or with source keys to its key's origins")]
     OriginNotAllowed(String),
+    #[error("origin {origin:?} is not allowed for the key of source {source_name:?}: add it to the key's origins, or send this site's own key")]
+    OriginNotAllowedForKey { origin: String, source_name: String },
+    #[error("no source key: send it in the X-Driftless-Key header or as the body's \"key\" field")]
+    MissingKey,
+    #[error("the source key {0:?} is not known: check the key the client was configured with")]
+    UnknownKey(String),
+    #[error(
+        "the source key of {0:?} is disabled: configure the client with the source's current key"
+    )]
+    KeyDisabled(String),
     #[error("method {0} is not allowed: send POST (or OPTIONS for a CORS preflight)")]
     MethodNotAllowed(String),
 
@@ -55,7 +65,10 @@ impl IngestError {
             IngestError::MalformedJson(_) | IngestError::NotABatch(_) | IngestError::BadGzip(_) => {
                 400
             }
-            IngestError::OriginNotAllowed(_) => 403,
+            IngestError::MissingKey | IngestError::UnknownKey(_) | IngestError::KeyDisabled(_) => {
+                401
+            }
+            IngestError::OriginNotAllowed(_) | IngestError::OriginNotAllowedForKey { .. } => 403,
             IngestError::MethodNotAllowed(_) => 405,
             IngestError::BodyTooLarge { .. }
             | IngestError::DecompressedTooLarge { .. }
@@ -78,7 +91,12 @@ impl IngestError {
             IngestError::BadGzip(_) => "bad_gzip",
             IngestError::UnsupportedMediaType(_) => "unsupported_media_type",
             IngestError::UnsupportedEncoding(_) => "unsupported_encoding",
-            IngestError::OriginNotAllowed(_) => "origin_not_allowed",
+            IngestError::OriginNotAllowed(_) | IngestError::OriginNotAllowedForKey { .. } => {
+                "origin_not_allowed"
+            }
+            IngestError::MissingKey => "missing_key",
+            IngestError::UnknownKey(_) => "unknown_key",
+            IngestError::KeyDisabled(_) => "key_disabled",
             IngestError::MethodNotAllowed(_) => "method_not_allowed",
             IngestError::DeliveryFailed { .. } => "delivery_failed",
             IngestError::Config(_) => "misconfigured",

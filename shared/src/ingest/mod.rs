@@ -7,7 +7,8 @@
 //! - [`body`]: media types, size limits, gzip with a cap.
 //! - [`event`]: one event's verdict (envelope, limits, schema), the reference path.
 //! - [`fast_path`]: a valid event checked and stored in one read of its text, no `Value` tree.
-//! - [`enrich`]: the server's fields of a valid event (receive time, skew, caller).
+//! - [`keys`]: source keys, which site or app sent a request.
+//! - [`enrich`]: the server's fields of a valid event (receive time, skew, caller, traffic).
 //! - [`firehose`]: packing lines into records and delivering them with retries.
 //! - [`error`]: ingest's errors and their HTTP mapping.
 
@@ -17,6 +18,7 @@ pub mod error;
 pub mod event;
 pub mod fast_path;
 pub mod firehose;
+pub mod keys;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -34,10 +36,12 @@ use crate::schema::{FieldError, Registry};
 use crate::telemetry::{names, write_documents, MetricSet, MetricsAggregator, Unit};
 use crate::timestamp::{format_rfc3339, parse_rfc3339, EpochMillis};
 use body::decode_body;
-use enrich::{apply_ip_policy, RequestContext};
+use enrich::geo::GeoDb;
+use enrich::{agent, apply_ip_policy, Enricher, Origin, RequestContext};
 pub use error::{IngestError, Result};
 use event::check_event;
 use firehose::{deliver, DeliveryReport, RecordPacker, RecordSink, RetryPolicy};
+use keys::SourceKeys;
 
 type Error = IngestError;
 
@@ -49,6 +53,10 @@ pub struct HttpRequest<'a> {
     pub content_type: Option<&'a str>,
     pub content_encoding: Option<&'a str>,
     pub user_agent: Option<&'a str>,
+    pub accept_language: Option<&'a str>,
+    /// The `X-Driftless-Key` header.
+    pub key: Option<&'a str>,
+    /// The caller's address: the endpoint's, or the one a trusted proxy's header names.
     pub source_ip: Option<&'a str>,
     pub body: &'a [u8],
 }
@@ -76,6 +84,8 @@ pub struct ProcessedBatch {
     pub rejected: Vec<RejectedEvent>,
     pub events_records: Vec<Vec<u8>>,
     pub quarantine_records: Vec<Vec<u8>>,
+    /// Accepted events of a request the bot rules matched.
+    pub bots: usize,
 }
 
 /// The body of a 200 response.
@@ -89,6 +99,9 @@ struct Verdicts<'a> {
 struct BatchIn<'a> {
     #[serde(borrow, default)]
     sent_at: Option<&'a RawValue>,
+    /// The source key, for `sendBeacon`, which cannot set headers.
+    #[serde(borrow, default)]
+    key: Option<Cow<'a, str>>,
     #[serde(borrow)]
     events: Vec<&'a RawValue>,
 }
@@ -96,7 +109,11 @@ struct BatchIn<'a> {
 /// What the request carried besides its body, for enrichment.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Caller<'a> {
+    pub origin: Option<&'a str>,
     pub user_agent: Option<&'a str>,
+    pub accept_language: Option<&'a str>,
+    /// The key from the header; the body's `key` field is read when there is none.
+    pub key: Option<&'a str>,
     pub source_ip: Option<&'a str>,
 }
 
@@ -107,6 +124,9 @@ pub struct Ingest<S, C = SystemClock> {
     clock: C,
     retry: RetryPolicy,
     metrics: Arc<MetricsAggregator>,
+    /// `None`: keyless, any caller is accepted.
+    keys: Option<SourceKeys>,
+    enricher: Enricher,
 }
 
 impl<S: RecordSink, C: Clock> Ingest<S, C> {
@@ -119,7 +139,28 @@ impl<S: RecordSink, C: Clock> Ingest<S, C> {
             clock,
             retry: RetryPolicy::default(),
             metrics,
+            keys: None,
+            // The parser is the process's (built once); it fails only for a broken build,
+            // which the function reports at cold start.
+            enricher: Enricher::new(agent::shared().ok(), None),
         }
+    }
+
+    /// Requires a valid source key on every request.
+    pub fn with_source_keys(mut self, keys: SourceKeys) -> Ingest<S, C> {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// Looks up each caller's country and region.
+    pub fn with_geo(mut self, geo: GeoDb) -> Ingest<S, C> {
+        self.enricher = self.enricher.with_geo(geo);
+        self
+    }
+
+    /// The header a trusted proxy puts the caller's address in.
+    pub fn client_ip_header(&self) -> Option<&str> {
+        self.config.client_ip_header.as_deref()
     }
 
     /// The metrics of the requests answered so far and not yet written: the function flushes
@@ -153,7 +194,10 @@ impl<S: RecordSink, C: Clock> Ingest<S, C> {
             other => return self.reject_request(&Error::MethodNotAllowed(other.to_string()), cors),
         }
         let caller = Caller {
+            origin: req.origin,
             user_agent: req.user_agent,
+            accept_language: req.accept_language,
+            key: req.key,
             source_ip: req.source_ip,
         };
         let outcome = match decode_body(
@@ -216,6 +260,7 @@ impl<S: RecordSink, C: Clock> Ingest<S, C> {
             )
             .count(names::EVENTS_ACCEPTED, batch.accepted as u64)
             .count(names::EVENTS_REJECTED, batch.rejected.len() as u64)
+            .count(names::BOT_EVENTS, batch.bots as u64)
             .count(names::FIREHOSE_RETRIES, retried as u64)
             .count(names::FIREHOSE_FAILURES, failures);
         self.metrics.record(metrics, received_at);
@@ -281,6 +326,19 @@ impl<S: RecordSink, C: Clock> Ingest<S, C> {
                 limit: limits.max_events_per_batch,
             });
         }
+        // The key is checked before anything is stored.
+        let source = match &self.keys {
+            Some(keys) => Some(keys.authorize(caller.key.or(batch.key.as_deref()), caller.origin)?),
+            None => None,
+        };
+        let (traffic, is_bot) = self.enricher.traffic(&Origin {
+            source: source.map(|s| s.name.as_str()),
+            browser: source.map_or(caller.origin.is_some(), |s| s.is_browser()),
+            user_agent: caller.user_agent,
+            accept_language: caller.accept_language,
+            ip: caller.source_ip,
+        });
+        // Geography is looked up above, before the policy drops or truncates the address.
         let ip = apply_ip_policy(caller.source_ip, self.config.ip_policy);
         let ctx = RequestContext {
             received_at,
@@ -289,6 +347,7 @@ impl<S: RecordSink, C: Clock> Ingest<S, C> {
             ip,
             user_agent: caller.user_agent,
             max_event_age_ms: self.config.max_event_age.as_millis() as i64,
+            traffic,
         };
         let received_at_text = format_rfc3339(received_at);
         let mut events = RecordPacker::default();
@@ -342,6 +401,7 @@ impl<S: RecordSink, C: Clock> Ingest<S, C> {
                         errors: &rejection.errors,
                         user_agent: caller.user_agent,
                         ip: ctx.ip.as_deref(),
+                        source: source.map(|s| s.name.as_str()),
                         raw: None,
                         raw_truncated: None,
                     }
@@ -356,6 +416,9 @@ impl<S: RecordSink, C: Clock> Ingest<S, C> {
                 }
             }
         }
+        if is_bot {
+            out.bots = out.accepted;
+        }
         out.events_records = events.finish();
         out.quarantine_records = quarantine.finish();
         Ok(out)
@@ -363,16 +426,20 @@ impl<S: RecordSink, C: Clock> Ingest<S, C> {
 
     /// CORS, answered here and nowhere else: any origin when no allow-list is set, otherwise only
     /// the listed ones. A request without `Origin` is not from a browser and needs no headers.
+    /// With source keys, an origin is answered when an enabled key lists it; a key without
+    /// origins (a server-side client's) is checked on the request itself.
     fn cors_headers(&self, origin: Option<&str>) -> Result<Vec<(&'static str, String)>> {
         let Some(origin) = origin else {
             return Ok(Vec::new());
         };
-        let allowed = match &self.config.allowed_origins {
-            None => "*".to_string(),
-            Some(list) if list.iter().any(|o| o == origin.trim_end_matches('/')) => {
+        let allowed = match (&self.keys, &self.config.allowed_origins) {
+            (Some(keys), _) if keys.allows_origin(origin) => origin.to_string(),
+            (Some(_), _) => return Err(Error::OriginNotAllowed(origin.to_string())),
+            (None, None) => "*".to_string(),
+            (None, Some(list)) if list.iter().any(|o| o == origin.trim_end_matches('/')) => {
                 origin.to_string()
             }
-            Some(_) => return Err(Error::OriginNotAllowed(origin.to_string())),
+            (None, Some(_)) => return Err(Error::OriginNotAllowed(origin.to_string())),
         };
         Ok(vec![
             ("access-control-allow-origin", allowed),
@@ -410,7 +477,7 @@ fn preflight(mut headers: Vec<(&'static str, String)>) -> HttpResponse {
     headers.push(("access-control-allow-methods", "POST, OPTIONS".into()));
     headers.push((
         "access-control-allow-headers",
-        "Content-Type, Content-Encoding".into(),
+        "Content-Type, Content-Encoding, X-Driftless-Key".into(),
     ));
     headers.push(("access-control-max-age", "86400".into()));
     HttpResponse {

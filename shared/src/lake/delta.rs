@@ -224,6 +224,7 @@ fn data_type(ty: ColumnType) -> DataType {
         ColumnType::Timestamp => DataType::TIMESTAMP,
         ColumnType::Int64 => DataType::LONG,
         ColumnType::Int32 => DataType::INTEGER,
+        ColumnType::Boolean => DataType::BOOLEAN,
     }
 }
 
@@ -235,6 +236,50 @@ pub fn schema_fields(table: &Table) -> Vec<StructField> {
         .map(|c| StructField::new(c.name, data_type(c.ty), !c.required))
         .chain([StructField::new(PARTITION_COLUMN, DataType::STRING, false)])
         .collect()
+}
+
+/// A table made by an earlier release lacks the columns added since (all nullable, appended):
+/// they are added in one schema commit, so readers see them, null in the older files. Two
+/// writers that both evolve it race like any two commits; the loser finds the columns there.
+async fn evolve(
+    location: &TableLocation,
+    found: DeltaTable,
+    table: &'static Table,
+) -> Result<LakeTable> {
+    let snapshot = found.snapshot().map_err(|e| delta("open", e))?;
+    let present: Vec<String> = snapshot
+        .schema()
+        .fields()
+        .map(|f| f.name().to_string())
+        .collect();
+    let missing: Vec<StructField> = schema_fields(table)
+        .into_iter()
+        .filter(|f| !present.iter().any(|p| p == f.name()))
+        .collect();
+    if missing.is_empty() {
+        return Ok(LakeTable {
+            delta: found,
+            table,
+        });
+    }
+    let names: Vec<String> = missing.iter().map(|f| f.name().to_string()).collect();
+    match found.add_columns().with_fields(missing).await {
+        Ok(delta) => {
+            tracing::info!(message = "Table schema gained columns.", table = table.name, columns = ?names);
+            Ok(LakeTable { delta, table })
+        }
+        // Another writer changed the table first (most likely the same schema change): use
+        // theirs; a column still missing is added by the next open.
+        Err(e) if is_conflict(&e) => {
+            let delta = location
+                .builder()?
+                .load()
+                .await
+                .map_err(|e| delta("open", e))?;
+            Ok(LakeTable { delta, table })
+        }
+        Err(e) => Err(delta("evolve", e)),
+    }
 }
 
 /// Settings of a new table.
@@ -262,12 +307,7 @@ impl LakeTable {
     ) -> Result<LakeTable> {
         let mut found = location.builder()?.build().map_err(|e| delta("open", e))?;
         match found.load().await {
-            Ok(()) => {
-                return Ok(LakeTable {
-                    delta: found,
-                    table,
-                })
-            }
+            Ok(()) => return evolve(location, found, table).await,
             Err(DeltaTableError::NotATable(_)) => {}
             Err(e) => return Err(delta("open", e)),
         }
@@ -298,6 +338,16 @@ impl LakeTable {
 
     pub fn table(&self) -> &'static Table {
         self.table
+    }
+
+    /// The column names of the table's schema, in order.
+    pub fn schema_columns(&self) -> Result<Vec<String>> {
+        let snapshot = self.delta.snapshot().map_err(|e| delta("open", e))?;
+        Ok(snapshot
+            .schema()
+            .fields()
+            .map(|f| f.name().to_string())
+            .collect())
     }
 
     pub fn version(&self) -> i64 {
@@ -626,5 +676,55 @@ fn actions(change: &TableChange, now_ms: i64) -> (Vec<Action>, DeltaOperation) {
             };
             (actions, operation)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lake::table::EVENTS;
+    use crate::record::EventColumn;
+
+    #[tokio::test]
+    async fn a_table_made_before_the_traffic_columns_gains_them_on_open() {
+        let dir = std::env::temp_dir().join(format!("driftless-evolve-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let location = TableLocation::local(&dir).unwrap();
+        let settings = TableSettings {
+            deleted_file_retention: Duration::from_secs(3600),
+        };
+        let old = EVENTS.first_columns(EventColumn::Properties.index() + 1);
+        let before = LakeTable::open(&location, old, &settings).await.unwrap();
+        assert!(!before
+            .schema_columns()
+            .unwrap()
+            .iter()
+            .any(|c| c == "is_bot"));
+
+        let after = LakeTable::open(&location, &EVENTS, &settings)
+            .await
+            .unwrap();
+        let columns = after.schema_columns().unwrap();
+        let want: Vec<String> = schema_fields(&EVENTS)
+            .iter()
+            .map(|f| f.name().to_string())
+            .collect();
+        let mut got = columns.clone();
+        got.sort();
+        let mut want_sorted = want.clone();
+        want_sorted.sort();
+        assert_eq!(got, want_sorted, "every column, once");
+        assert_eq!(after.version(), before.version() + 1, "one schema commit");
+
+        let again = LakeTable::open(&location, &EVENTS, &settings)
+            .await
+            .unwrap();
+        assert_eq!(
+            again.version(),
+            after.version(),
+            "nothing to add the second time"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

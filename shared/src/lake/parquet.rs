@@ -10,7 +10,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use parquet::basic::{Compression, LogicalType, Repetition, TimeUnit, Type as Physical, ZstdLevel};
 use parquet::column::reader::{get_typed_column_reader, ColumnReader};
-use parquet::data_type::{ByteArray, ByteArrayType, Int32Type, Int64Type};
+use parquet::data_type::{BoolType, ByteArray, ByteArrayType, Int32Type, Int64Type};
 use parquet::errors::ParquetError;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::reader::{FileReader, SerializedFileReader};
@@ -78,6 +78,7 @@ pub fn schema_of(name: &str, columns: &[Column]) -> Result<Arc<Type>> {
                 ),
                 ColumnType::Int64 => (Physical::INT64, None),
                 ColumnType::Int32 => (Physical::INT32, None),
+                ColumnType::Boolean => (Physical::BOOLEAN, None),
             };
             let repetition = if c.required {
                 Repetition::REQUIRED
@@ -310,6 +311,7 @@ enum Values {
     Bytes(Vec<ByteArray>),
     Int64(Vec<i64>),
     Int32(Vec<i32>),
+    Bool(Vec<bool>),
 }
 
 /// One column of a row group: its values, and a definition level per row when it is optional.
@@ -334,6 +336,7 @@ fn transpose(table: &Table, buf: &Bytes, part: &mut OpenPart) -> Vec<Gathered> {
                     Values::Int64(Vec::with_capacity(estimate))
                 }
                 ColumnType::Int32 => Values::Int32(Vec::with_capacity(estimate)),
+                ColumnType::Boolean => Values::Bool(Vec::with_capacity(estimate)),
             },
             def: (!c.required).then(|| Vec::with_capacity(estimate)),
         })
@@ -377,6 +380,10 @@ fn transpose(table: &Table, buf: &Bytes, part: &mut OpenPart) -> Vec<Gathered> {
                     v.push(i32::try_from(x).unwrap_or_default());
                     true
                 }
+                (Values::Bool(v), Cell::Int(x)) => {
+                    v.push(x != 0);
+                    true
+                }
                 _ => false,
             };
             if let Some(def) = column.def.as_mut() {
@@ -403,6 +410,7 @@ fn write_row_group(
             Values::Bytes(v) => col.typed::<ByteArrayType>().write_batch(&v, def, None)?,
             Values::Int64(v) => col.typed::<Int64Type>().write_batch(&v, def, None)?,
             Values::Int32(v) => col.typed::<Int32Type>().write_batch(&v, def, None)?,
+            Values::Bool(v) => col.typed::<BoolType>().write_batch(&v, def, None)?,
         };
         col.close()?;
     }
@@ -520,6 +528,12 @@ pub fn read_rows(path: &Path, table: &Table, mut f: impl FnMut(RowRef<'_>)) -> R
                 }
                 ColumnReader::Int32ColumnReader(mut r) => {
                     let mut v: Vec<i32> = Vec::with_capacity(rows);
+                    r.read_records(rows, Some(&mut def), None, &mut v)
+                        .map_err(|e| parquet_err(path, e))?;
+                    ColumnValues::Ints(v.into_iter().map(i64::from).collect())
+                }
+                ColumnReader::BoolColumnReader(mut r) => {
+                    let mut v: Vec<bool> = Vec::with_capacity(rows);
                     r.read_records(rows, Some(&mut def), None, &mut v)
                         .map_err(|e| parquet_err(path, e))?;
                     ColumnValues::Ints(v.into_iter().map(i64::from).collect())

@@ -20,7 +20,67 @@ pub const SERVER_FIELDS: &[&str] = &[
     "sent_at",
     "ip",
     "user_agent",
+    "source",
+    "ua_browser",
+    "ua_browser_version",
+    "ua_os",
+    "ua_device_type",
+    "is_bot",
+    "bot_reason",
+    "geo_country",
+    "geo_region",
 ];
+
+/// What ingest derived from the request an event came in (its source key, user agent and
+/// address): the same for every event of the request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Traffic<'a> {
+    pub source: Option<&'a str>,
+    pub ua_browser: Option<&'a str>,
+    pub ua_browser_version: Option<&'a str>,
+    pub ua_os: Option<&'a str>,
+    pub ua_device_type: Option<&'a str>,
+    /// `None` when unknown (a replayed event): left out, read as null.
+    pub is_bot: Option<bool>,
+    pub bot_reason: Option<&'a str>,
+    pub geo_country: Option<&'a str>,
+    pub geo_region: Option<&'a str>,
+}
+
+impl Traffic<'_> {
+    /// The fields as every stored line of the request carries them, serialised once per request
+    /// (`"name":value,` each). Unknown values are left out, not written as nulls: a reader
+    /// treats both alike and the bytes are paid for in every line.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(160);
+        let fields = [
+            ("source", self.source),
+            ("ua_browser", self.ua_browser),
+            ("ua_browser_version", self.ua_browser_version),
+            ("ua_os", self.ua_os),
+            ("ua_device_type", self.ua_device_type),
+        ];
+        for (name, value) in fields {
+            if let Some(v) = value {
+                str_field(&mut out, name, v);
+            }
+        }
+        if let Some(is_bot) = self.is_bot {
+            key(&mut out, "is_bot");
+            out.extend_from_slice(if is_bot { b"true," } else { b"false," });
+        }
+        for (name, value) in [
+            ("bot_reason", self.bot_reason),
+            ("geo_country", self.geo_country),
+            ("geo_region", self.geo_region),
+        ] {
+            if let Some(v) = value {
+                str_field(&mut out, name, v);
+            }
+        }
+        out
+    }
+}
 
 /// What the server adds to a valid event. Ingest fills it from the request (see
 /// `ingest::enrich`); replay fills it from the quarantine record.
@@ -34,6 +94,9 @@ pub struct ServerFields<'a> {
     pub user_agent: Option<&'a str>,
     /// The caller's address after the IP policy: `None` stores `"ip": null`.
     pub ip: Option<&'a str>,
+    /// The request's [`Traffic`], encoded; empty for an event that has none (a replayed one
+    /// from before the fields existed).
+    pub traffic: &'a [u8],
 }
 
 /// The client's fields of a valid event, as the record writer reads them: a parsed event
@@ -92,6 +155,7 @@ pub fn write(out: &mut Vec<u8>, event: &impl EventFields, server: &ServerFields<
     }
     opt_str_field(out, "user_agent", server.user_agent);
     opt_str_field(out, "ip", server.ip);
+    out.extend_from_slice(server.traffic);
     // Every field above wrote a trailing comma; replace the last one.
     out.pop();
     out.push(b'}');
@@ -160,6 +224,23 @@ struct StoredEvent<'a> {
     user_agent: Option<Cow<'a, str>>,
     #[serde(borrow)]
     ip: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    source: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    ua_browser: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    ua_browser_version: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    ua_os: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    ua_device_type: Option<Cow<'a, str>>,
+    is_bot: Option<bool>,
+    #[serde(borrow)]
+    bot_reason: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    geo_country: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    geo_region: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -274,6 +355,15 @@ pub fn parse(line: &[u8], out: &mut Vec<u8>) -> Result<(), LineError> {
             EventColumn::UserAgent => put_opt_str(out, e.user_agent.as_deref()),
             EventColumn::Ip => put_opt_str(out, e.ip.as_deref()),
             EventColumn::Properties => put_opt_str(out, e.properties.map(RawValue::get)),
+            EventColumn::Source => put_opt_str(out, e.source.as_deref()),
+            EventColumn::UaBrowser => put_opt_str(out, e.ua_browser.as_deref()),
+            EventColumn::UaBrowserVersion => put_opt_str(out, e.ua_browser_version.as_deref()),
+            EventColumn::UaOs => put_opt_str(out, e.ua_os.as_deref()),
+            EventColumn::UaDeviceType => put_opt_str(out, e.ua_device_type.as_deref()),
+            EventColumn::IsBot => put_int(out, e.is_bot.map(i64::from)),
+            EventColumn::BotReason => put_opt_str(out, e.bot_reason.as_deref()),
+            EventColumn::GeoCountry => put_opt_str(out, e.geo_country.as_deref()),
+            EventColumn::GeoRegion => put_opt_str(out, e.geo_region.as_deref()),
         }
     }
     Ok(())
@@ -349,6 +439,17 @@ mod tests {
             sent_at_raw: "2026-11-28T14:30:22.000Z",
             user_agent: Some("UA/1"),
             ip: None,
+            traffic: &Traffic {
+                source: Some("web"),
+                ua_browser: Some("Chrome"),
+                ua_device_type: Some("desktop"),
+                is_bot: Some(true),
+                bot_reason: Some("headless_browser"),
+                geo_country: Some("DE"),
+                geo_region: Some("DE-BY"),
+                ..Traffic::default()
+            }
+            .encode(),
         };
         let mut line = Vec::new();
         write(&mut line, event.as_object().unwrap(), &server);
@@ -376,6 +477,23 @@ mod tests {
             r.cell(EventColumn::Properties.index()),
             Cell::Str(br#"{"path":"/"}"#)
         );
+        assert_eq!(r.cell(EventColumn::Source.index()), Cell::Str(b"web"));
+        assert_eq!(r.cell(EventColumn::UaBrowser.index()), Cell::Str(b"Chrome"));
+        assert_eq!(r.cell(EventColumn::UaOs.index()), Cell::Null);
+        assert_eq!(r.cell(EventColumn::IsBot.index()), Cell::Int(1));
+        assert_eq!(
+            r.cell(EventColumn::BotReason.index()),
+            Cell::Str(b"headless_browser")
+        );
+        assert_eq!(r.cell(EventColumn::GeoRegion.index()), Cell::Str(b"DE-BY"));
+    }
+
+    #[test]
+    fn a_line_from_before_the_traffic_fields_reads_them_as_null() {
+        let owned = parsed(LINE);
+        let r = owned.row();
+        assert_eq!(r.cell(EventColumn::IsBot.index()), Cell::Null);
+        assert_eq!(r.cell(EventColumn::Source.index()), Cell::Null);
     }
 
     #[test]
@@ -392,6 +510,7 @@ mod tests {
                 sent_at_raw: "1970-01-01T00:00:00.000Z",
                 user_agent: None,
                 ip: None,
+                traffic: b"",
             },
         );
         let rec: Value = serde_json::from_slice(&line).unwrap();

@@ -29,6 +29,8 @@ pub enum ColumnType {
     Timestamp,
     Int64,
     Int32,
+    /// True or false: Parquet BOOLEAN, carried through compaction as the integer 1 or 0.
+    Boolean,
 }
 
 impl ColumnType {
@@ -39,6 +41,7 @@ impl ColumnType {
             ColumnType::Timestamp => "timestamp",
             ColumnType::Int64 => "bigint",
             ColumnType::Int32 => "int",
+            ColumnType::Boolean => "boolean",
         }
     }
 }
@@ -126,6 +129,17 @@ column_table! {
         UserAgent => ("user_agent", Utf8, OPTIONAL, DICTIONARY, "user_agent", "The request's User-Agent header"),
         Ip => ("ip", Utf8, OPTIONAL, DICTIONARY, "ip", "The caller's address as the IP policy keeps it (null by default)"),
         Properties => ("properties", Json, OPTIONAL, PLAIN, "properties", "The event's properties as JSON, typed by the views of its event type"),
+        // Derived by ingest from the request; added after the first release, so they are nullable
+        // and appended (a table made before them gains them by a schema change).
+        Source => ("source", Utf8, OPTIONAL, DICTIONARY, "source", "The source (site or app) whose key the request carried; null without keys"),
+        UaBrowser => ("ua_browser", Utf8, OPTIONAL, DICTIONARY, "ua_browser", "Browser family parsed from the user agent (uap-core), e.g. Chrome, Mobile Safari"),
+        UaBrowserVersion => ("ua_browser_version", Utf8, OPTIONAL, DICTIONARY, "ua_browser_version", "The browser's major version"),
+        UaOs => ("ua_os", Utf8, OPTIONAL, DICTIONARY, "ua_os", "Operating system parsed from the user agent, e.g. Windows, iOS, Android"),
+        UaDeviceType => ("ua_device_type", Utf8, OPTIONAL, DICTIONARY, "ua_device_type", "desktop, mobile, tablet, bot or other"),
+        IsBot => ("is_bot", Boolean, OPTIONAL, PLAIN, "is_bot", "A crawler, script or headless browser by the bot rules; the typed views leave these out (their _all twins keep them)"),
+        BotReason => ("bot_reason", Utf8, OPTIONAL, DICTIONARY, "bot_reason", "The bot rule that matched: crawler_list, headless_browser, non_browser_agent, empty_user_agent, no_accept_language"),
+        GeoCountry => ("geo_country", Utf8, OPTIONAL, DICTIONARY, "geo_country", "Country of the caller's address (ISO 3166-1 alpha-2), when a GeoIP database is configured"),
+        GeoRegion => ("geo_region", Utf8, OPTIONAL, DICTIONARY, "geo_region", "Region of the caller's address (ISO 3166-2, e.g. DE-BY), when the database has it"),
     }
 }
 
@@ -145,6 +159,7 @@ column_table! {
         Ip => ("ip", Utf8, OPTIONAL, DICTIONARY, "ip", "The caller's address as the IP policy keeps it (null by default)"),
         Raw => ("raw", Json, OPTIONAL, PLAIN, "raw", "The event exactly as sent (minified), for replay"),
         RawTruncated => ("raw_truncated", Utf8, OPTIONAL, PLAIN, "raw_truncated", "The start of an event too large to keep whole"),
+        Source => ("source", Utf8, OPTIONAL, DICTIONARY, "source", "The source (site or app) whose key the request carried; null without keys"),
     }
 }
 
@@ -175,6 +190,7 @@ mod tests {
                 ColumnType::Json => json!({"k": c.name}),
                 ColumnType::Timestamp => json!(format!("2026-11-28T14:30:{i:02}.000Z")),
                 ColumnType::Int64 | ColumnType::Int32 => json!(100 + i),
+                ColumnType::Boolean => json!(true),
             };
             expected.push(value.clone());
             let mut path: Vec<&str> = c.source.split('.').collect();
@@ -213,6 +229,7 @@ mod tests {
                     want == json!(crate::timestamp::format_rfc3339(ms))
                 }
                 (ColumnType::Int64 | ColumnType::Int32, Cell::Int(v)) => want == json!(v),
+                (ColumnType::Boolean, Cell::Int(v)) => want == json!(v == 1),
                 _ => false,
             };
             assert!(
@@ -250,7 +267,7 @@ mod tests {
     #[test]
     fn envelope_columns_leave_out_the_json_properties() {
         let names: Vec<&str> = envelope_columns(EVENT_COLUMNS).map(|c| c.name).collect();
-        assert!(names.contains(&"event_id") && names.contains(&"ip"));
+        assert!(names.contains(&"event_id") && names.contains(&"ip") && names.contains(&"is_bot"));
         assert!(!names.contains(&"properties"));
         assert_eq!(names.len(), EVENT_COLUMNS.len() - 1);
     }

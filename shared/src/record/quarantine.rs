@@ -63,6 +63,9 @@ pub struct QuarantineRecord<'a> {
     pub errors: &'a [FieldError],
     pub user_agent: Option<&'a str>,
     pub ip: Option<&'a str>,
+    /// The source whose key the request carried.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<&'a str>,
     /// The event exactly as sent (minified), or `None` when it was too large to keep whole.
     pub raw: Option<&'a RawValue>,
     /// The start of an event too large to keep whole.
@@ -130,6 +133,8 @@ struct StoredRejection<'a> {
     raw: Option<&'a RawValue>,
     #[serde(borrow)]
     raw_truncated: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    source: Option<Cow<'a, str>>,
 }
 
 /// Appends the row of the quarantine table for a quarantine line, cells in column order.
@@ -155,6 +160,7 @@ pub fn parse(line: &[u8], out: &mut Vec<u8>) -> Result<(), LineError> {
                 put_opt_str(out, q.raw.map(RawValue::get).filter(|r| *r != "null"))
             }
             QuarantineColumn::RawTruncated => put_opt_str(out, q.raw_truncated.as_deref()),
+            QuarantineColumn::Source => put_opt_str(out, q.source.as_deref()),
         }
     }
     Ok(())
@@ -168,6 +174,7 @@ pub struct QuarantinedEvent<'a> {
     pub sent_at: EpochMillis,
     pub user_agent: Option<&'a str>,
     pub ip: Option<&'a str>,
+    pub source: Option<&'a str>,
     /// The event as sent; `None` when it was too large to keep whole.
     pub raw: Option<&'a [u8]>,
 }
@@ -185,6 +192,7 @@ impl<'a> QuarantinedEvent<'a> {
                 .unwrap_or(received_at),
             user_agent: row.cell(QuarantineColumn::UserAgent.index()).as_str(),
             ip: row.cell(QuarantineColumn::Ip.index()).as_str(),
+            source: row.cell(QuarantineColumn::Source.index()).as_str(),
             raw: match row.cell(QuarantineColumn::Raw.index()) {
                 super::cells::Cell::Str(raw) => Some(raw),
                 _ => None,
@@ -250,6 +258,7 @@ mod tests {
             errors: &errors,
             user_agent: Some("UA/1"),
             ip: None,
+            source: None,
             raw: None,
             raw_truncated: None,
         }
@@ -288,6 +297,7 @@ mod tests {
             errors: &[],
             user_agent: None,
             ip: None,
+            source: None,
             raw: None,
             raw_truncated: None,
         }
