@@ -26,6 +26,7 @@ export DRIFTLESS_MOTO_URL ?= $(AWS_ENDPOINT_URL)
 # which the Python client and `driftless send` read; the others are for the browser tests and the
 # shop (web, e2e) and for the tests of a disabled key (retired).
 export DRIFTLESS_KEY ?= dk_local_server
+export DRIFTLESS_KEY_NEXT ?= dk_local_server_next
 export DRIFTLESS_WEB_KEY ?= dk_local_web
 export DRIFTLESS_E2E_KEY ?= dk_local_e2e
 export DRIFTLESS_RETIRED_KEY ?= dk_local_retired

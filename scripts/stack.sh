@@ -32,11 +32,14 @@ shop_port=${SHOP_PORT:-5173}
 web_key=${DRIFTLESS_WEB_KEY:-dk_local_web}
 e2e_key=${DRIFTLESS_E2E_KEY:-dk_local_e2e}
 server_key=${DRIFTLESS_KEY:-dk_local_server}
+# A second key of the same source: what a rotation looks like while both are valid.
+server_key_next=${DRIFTLESS_KEY_NEXT:-dk_local_server_next}
 retired_key=${DRIFTLESS_RETIRED_KEY:-dk_local_retired}
 export DRIFTLESS_SOURCE_KEYS="[
   {\"key\":\"$web_key\",\"source\":\"web\",\"origins\":[\"http://127.0.0.1:$shop_port\",\"http://localhost:$shop_port\"]},
   {\"key\":\"$e2e_key\",\"source\":\"e2e\"},
   {\"key\":\"$server_key\",\"source\":\"server\"},
+  {\"key\":\"$server_key_next\",\"source\":\"server\"},
   {\"key\":\"$retired_key\",\"source\":\"retired\",\"enabled\":false}
 ]"
 # The test GeoIP database (tests/fixtures/geo), rebuilt on every start; tests pose as an address of
