@@ -22,6 +22,14 @@ export DRIFTLESS_BUCKET ?= driftless-local
 export DRIFTLESS_ENDPOINT ?= http://127.0.0.1:$(LAMBDA_PORT)/lambda-url/ingest/v1/batch
 export DRIFTLESS_FUNCTIONS_URL ?= http://127.0.0.1:$(LAMBDA_PORT)
 export DRIFTLESS_MOTO_URL ?= $(AWS_ENDPOINT_URL)
+# The local stack's source keys (scripts/stack.sh configures them): DRIFTLESS_KEY is the server key,
+# which the Python client and `driftless send` read; the others are for the browser tests and the
+# shop (web, e2e) and for the tests of a disabled key (retired).
+export DRIFTLESS_KEY ?= dk_local_server
+export DRIFTLESS_KEY_NEXT ?= dk_local_server_next
+export DRIFTLESS_WEB_KEY ?= dk_local_web
+export DRIFTLESS_E2E_KEY ?= dk_local_e2e
+export DRIFTLESS_RETIRED_KEY ?= dk_local_retired
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: help demo report test test-rust test-python test-python-client test-sdk test-shop test-schema lint bench build deploy dev stack-up stack-down deps lock clean
@@ -99,7 +107,7 @@ SHOP_PORT ?= 5173
 # The shop runs in the foreground (Ctrl-C stops it); the stack stays up until `make stack-down`.
 # DRIFTLESS_GZIP=0: the local stack's `cargo lambda watch` cannot carry gzip bodies (docs/clients.md).
 dev: deps sdk/dist/.built
-	DRIFTLESS_RELOAD=1 scripts/stack.sh up
+	DRIFTLESS_RELOAD=1 SHOP_PORT=$(SHOP_PORT) scripts/stack.sh up
 	@echo "ingest: $(DRIFTLESS_ENDPOINT)   moto: $(AWS_ENDPOINT_URL)   logs: $(STATE)/ingest.log"
 	@echo "example shop: http://127.0.0.1:$(SHOP_PORT)/   (Ctrl-C stops the shop; make stack-down stops the stack)"
 	cd examples/shop && SHOP_PORT=$(SHOP_PORT) DRIFTLESS_GZIP=0 npm run dev

@@ -3,7 +3,10 @@ compaction run into the lake's Delta tables, DuckDB queries over them, and the i
 
 Simulated visitors browse, add to cart, sign up and buy; a few of their events are invalid (the
 kind of drift a schema catches), some batches are sent twice (a retry after a lost response, as an
-SDK does), and one batch is gzipped. Everything goes over HTTP to the ingest function that
+SDK does), and one batch is gzipped. Crawlers come too (Googlebot, a headless Chrome, curl): ingest
+flags them `is_bot`, the typed views hide them and their `*_all` twins keep them. The visitors'
+pages send the stack's web source key with the shop's origin, as the browser SDK does. Everything
+goes over HTTP to the ingest function that
 `cargo lambda watch` serves, which forwards to Firehose (moto), which writes to S3. Then the
 compaction function (served the same way) runs as the 15-minute schedule would: today's arrivals
 are appended to the Delta tables, and DuckDB reads them through its delta extension.
@@ -41,6 +44,23 @@ VISITORS = int(os.environ.get("DEMO_VISITORS", "250"))
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
 BATCH = 25
+# The local stack's web key and the origin it allows (scripts/stack.sh).
+WEB_KEY = os.environ.get("DRIFTLESS_WEB_KEY", "dk_local_web")
+SHOP_ORIGIN = f"http://127.0.0.1:{os.environ.get('SHOP_PORT', '5173')}"
+# What a visitor's browser sends besides the body (the key is in the body, as the SDK puts it).
+BROWSER = {
+    "origin": SHOP_ORIGIN,
+    "user-agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36",
+    "accept-language": "de-DE,de;q=0.9,en;q=0.8",
+}
+# Crawlers that run the shop's pages, and what they send instead.
+CRAWLERS = {
+    "Googlebot": {"user-agent": "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"},
+    "HeadlessChrome": {"user-agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/142.0.0.0 Safari/537.36",
+                       "accept-language": "en-US"},
+    "curl": {"user-agent": "curl/8.5.0"},
+}
+CRAWLER_VISITS = int(os.environ.get("DEMO_CRAWLER_VISITS", "10"))
 
 CATALOGUE = [(f"sku-{i:03d}", name, cat, price) for i, (name, cat, price) in enumerate([
     ("Trail runner", "shoes/running", 129.0), ("City sneaker", "shoes/casual", 89.9),
@@ -138,9 +158,9 @@ def drift(rng: random.Random, event: dict) -> dict:
     return e
 
 
-def post(events: list[dict]) -> dict:
-    body = json.dumps({"sent_at": iso(datetime.now(timezone.utc)), "events": events}).encode()
-    headers = {"content-type": "text/plain;charset=UTF-8", "user-agent": "driftless-demo/0.1"}
+def post(events: list[dict], client: dict[str, str] = BROWSER) -> dict:
+    body = json.dumps({"sent_at": iso(datetime.now(timezone.utc)), "key": WEB_KEY, "events": events}).encode()
+    headers = {"content-type": "text/plain;charset=UTF-8", "origin": SHOP_ORIGIN, **client}
     req = urllib.request.Request(ENDPOINT, data=body, headers=headers, method="POST")
     for _ in range(5):
         try:
@@ -163,7 +183,7 @@ def post_gzipped(events: list[dict]) -> dict:
     body = gzip.compress(json.dumps({"sent_at": iso(datetime.now(timezone.utc)), "events": events}).encode())
     with open(APIGW_EVENT) as f:
         event = json.load(f)
-    event["headers"].update({"content-encoding": "gzip", "content-length": str(len(body)), "user-agent": "driftless-demo/0.1"})
+    event["headers"].update({"content-encoding": "gzip", "content-length": str(len(body)), "x-driftless-key": WEB_KEY, **BROWSER})
     event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
     req = urllib.request.Request(INVOKE, data=json.dumps(event).encode(), method="POST")
     with urllib.request.urlopen(req, timeout=30) as resp:
@@ -205,6 +225,13 @@ def main() -> None:
             post(b)
             retried += len(b)
     elapsed = time.monotonic() - started
+    # Crawler visits: the same kind of pages, other clients. Their events are stored (nothing is
+    # lost), flagged is_bot with the rule that matched.
+    crawled: Counter[str] = Counter()
+    for name, client in CRAWLERS.items():
+        for _ in range(CRAWLER_VISITS):
+            journey = Visitor(rng, now).journey()
+            crawled[name] += post(journey, client)["accepted"]
 
     print(f"\nSent {len(events)} events from {VISITORS} visitors in {len(batches)} batches "
           f"({elapsed:.1f}s, {len(events) / elapsed:.0f} events/s over HTTP), one batch gzipped, "
@@ -234,6 +261,12 @@ def main() -> None:
         print(json.dumps({k: q[k] for k in ("received_at", "reason", "errors", "event_type", "event_id")}, indent=2))
     if len(distinct) != len({e["event_id"] for e in events}) - rejected:
         sys.exit("the distinct events that landed are not the accepted ones")
+    print(f"\nCrawler traffic: {sum(crawled.values())} events accepted "
+          f"({', '.join(f'{k} {v}' for k, v in crawled.items())}); as stored this run:")
+    today = [l for l in ev_lines if l.get("received_at", "") >= iso(now)]
+    flagged = Counter((l.get("is_bot"), l.get("bot_reason")) for l in today)
+    for (is_bot, reason), n in flagged.most_common():
+        print(f"  is_bot={is_bot!s:5s} bot_reason={reason or '-':18s} {n:6d}")
     query_lake(s3, now.strftime("%Y-%m-%d"), distinct)
     write_report()
 
@@ -284,6 +317,22 @@ def query_lake(s3, day: str, mine: set[str]) -> None:
     print(f"Revenue today (checkout_completed.total): {revenue[0]} from {revenue[1]} orders")
     if found != (len(mine), len(mine)):
         sys.exit("the lake does not hold this run's accepted events exactly once")
+    bot_counts(con, day)
+
+
+def bot_counts(con, day: str) -> None:
+    """Each typed view hides bots; its `_all` twin keeps them (queries/duckdb/views.sql)."""
+    views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+    typed = sorted(v for v in views if f"{v}_all" in views)
+    if not typed:
+        print("\nThe views have no *_all twins yet (queries/duckdb/views.sql predates bot detection): "
+              "no human/bot split to show.")
+        return
+    print(f"\nEvents today, humans (the typed view) and everything (its _all twin, bots included):")
+    for view in typed:
+        humans = con.execute(f'SELECT count(*) FROM "{view}" WHERE dt = ?', [day]).fetchone()[0]
+        everything = con.execute(f'SELECT count(*) FROM "{view}_all" WHERE dt = ?', [day]).fetchone()[0]
+        print(f"  {view:18s} {humans:6d} {everything:6d}   ({everything - humans} from bots)")
 
 
 if __name__ == "__main__":

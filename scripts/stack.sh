@@ -23,6 +23,30 @@ export PATH=$venv/bin:$PATH
 
 ingest_url=http://127.0.0.1:$lambda_port/lambda-url/ingest/v1/batch
 
+# The source keys the local ingest function takes (docs/operations.md, "Source keys"); the Makefile
+# exports the same names and defaults to the tests. The web key is the example shop's (`make dev`,
+# SHOP_PORT), the e2e key the browser tests', whose pages listen on a free port each run (so it
+# names no origins), the server key that of the Python client, `driftless send` and the e2e tests;
+# the retired key is disabled, for the tests of a disabled key.
+shop_port=${SHOP_PORT:-5173}
+web_key=${DRIFTLESS_WEB_KEY:-dk_local_web}
+e2e_key=${DRIFTLESS_E2E_KEY:-dk_local_e2e}
+server_key=${DRIFTLESS_KEY:-dk_local_server}
+# A second key of the same source: what a rotation looks like while both are valid.
+server_key_next=${DRIFTLESS_KEY_NEXT:-dk_local_server_next}
+retired_key=${DRIFTLESS_RETIRED_KEY:-dk_local_retired}
+export DRIFTLESS_SOURCE_KEYS="[
+  {\"key\":\"$web_key\",\"source\":\"web\",\"origins\":[\"http://127.0.0.1:$shop_port\",\"http://localhost:$shop_port\"]},
+  {\"key\":\"$e2e_key\",\"source\":\"e2e\"},
+  {\"key\":\"$server_key\",\"source\":\"server\"},
+  {\"key\":\"$server_key_next\",\"source\":\"server\"},
+  {\"key\":\"$retired_key\",\"source\":\"retired\",\"enabled\":false}
+]"
+# The test GeoIP database (tests/fixtures/geo), rebuilt on every start; tests pose as an address of
+# it through the header a CloudFront front would set (template.yaml does the same behind CloudFront).
+export DRIFTLESS_GEOIP_DATABASE=$state/geo/test-city.mmdb
+export DRIFTLESS_CLIENT_IP_HEADER=cloudfront-viewer-address
+
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 stop() {
@@ -55,7 +79,8 @@ wait_for_ingest() {
   local body='{"sent_at":"2026-01-01T00:00:00.000Z","events":[]}'
   # The first start compiles the function, which takes minutes on a cold cache.
   for _ in $(seq 1 900); do
-    if curl -fsS -o /dev/null -X POST -H 'content-type: application/json' -d "$body" "$ingest_url" 2>/dev/null; then
+    if curl -fsS -o /dev/null -X POST -H 'content-type: application/json' -H "x-driftless-key: $server_key" \
+      -d "$body" "$ingest_url" 2>/dev/null; then
       echo "ingest ready at $ingest_url"
       return 0
     fi
@@ -77,6 +102,7 @@ case ${1:-up} in
       echo $! >"$state/moto.pid"
     fi
     "$venv/bin/python" "$root/scripts/local_stack.py"
+    "$venv/bin/python" "$root/tests/fixtures/geo/build_mmdb.py" "$DRIFTLESS_GEOIP_DATABASE" >/dev/null
     if ! listening "$lambda_port"; then
       reload=--ignore-changes release=
       [[ ${DRIFTLESS_RELOAD:-0} == 1 ]] && reload=

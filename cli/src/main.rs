@@ -153,6 +153,10 @@ struct SendArgs {
     /// Send bodies uncompressed (default: gzip).
     #[arg(long)]
     no_gzip: bool,
+    /// This sender's source key, sent as the X-Driftless-Key header (default DRIFTLESS_KEY); an
+    /// endpoint with keys answers 401 without a valid one.
+    #[arg(long)]
+    key: Option<String>,
 }
 
 /// Where the lake is: an S3 bucket (AWS_ENDPOINT_URL is honoured) or a local directory laid out
@@ -468,8 +472,14 @@ fn run(cli: Cli) -> driftless_cli::Result<i32> {
                     )))
                 }
             };
+            let key = args.key.or_else(|| {
+                std::env::var("DRIFTLESS_KEY")
+                    .ok()
+                    .filter(|k| !k.is_empty())
+            });
             let options = send::SendOptions {
                 endpoint,
+                key,
                 batch_size: args.batch_size,
                 max_batch_bytes: args.max_batch_bytes,
                 concurrency: args.concurrency,

@@ -2,7 +2,7 @@ import { SCHEMA_VERSIONS, type EventType, type PropertiesOf } from "./events.gen
 import { newIdentity, nextSeq, readIdentity, touch, type Identity } from "./identity.js";
 import { CONSENT_KEY, EVENT_PREFIX, IDENTITY_KEY, INFLIGHT_KEY, localStore, put, queued, type Store } from "./store.js";
 import { retryDelay } from "./retry.js";
-import { byteLength, encode, ENVELOPE_BYTES, fill, post, RETRY_MAX_MS } from "./transport.js";
+import { byteLength, encode, ENVELOPE_BYTES, fill, keyField, post, RETRY_MAX_MS } from "./transport.js";
 import type { CommonProperties, Drop, DriftlessClient, DriftlessOptions, DropReason, EventContext, RejectedEvent, WireEvent } from "./types.js";
 import { uuidv7 } from "./uuidv7.js";
 import { SDK_VERSION } from "./version.js";
@@ -12,7 +12,9 @@ import { SDK_VERSION } from "./version.js";
 const cut = (s: string, n = 2048) => s.slice(0, n);
 
 export function createClient(endpoint: string, options: DriftlessOptions = {}): DriftlessClient {
-  const { batchSize = 20, maxBytes = 64_000, flushInterval = 5000, maxQueue = 1000, maxAttempts = 10, onDrop } = options;
+  const { batchSize = 20, maxBytes = 64_000, flushInterval = 5000, maxQueue = 1000, maxAttempts = 10, onDrop, key } = options;
+  const field = keyField(key);
+  const envelope = ENVELOPE_BYTES + byteLength(field);
   // Globals are read here, never at import, so that server-side rendering can import the SDK; on
   // a server the client is inert.
   const w: Window | undefined = globalThis.window;
@@ -83,7 +85,7 @@ export function createClient(endpoint: string, options: DriftlessOptions = {}): 
       const raw = serialise(item);
       const bytes = byteLength(raw) + 1;
       // An event no request can carry is dropped now rather than block the queue later.
-      if (bytes + ENVELOPE_BYTES > maxBytes) drop("too_large", [raw]);
+      if (bytes + envelope > maxBytes) drop("too_large", [raw]);
       else if (put(store, key, raw)) own.add(key), count++, (pendingBytes += bytes);
       else drop("queue_full", [raw]);
     }
@@ -135,7 +137,7 @@ export function createClient(endpoint: string, options: DriftlessOptions = {}): 
     // sending them here too would race that beacon. So a tab sends its own events and those
     // queued before it opened (left by closed pages); the key's UUIDv7 tells when.
     keys = keys.filter((k) => own.has(k) || parseInt(k.slice(12, 20) + k.slice(21, 25), 16) < start);
-    const [batch] = fill(keys, read, batchSize, maxBytes);
+    const [batch] = fill(keys, read, batchSize, maxBytes, envelope);
     if (!batch.length) return false;
     inflight = batch;
     put(store, INFLIGHT_KEY, JSON.stringify(inflight));
@@ -150,7 +152,7 @@ export function createClient(endpoint: string, options: DriftlessOptions = {}): 
   /** Send one batch and act on the answer. Resolves true when the next batch may follow at once. */
   async function deliver(batch: string[]): Promise<boolean> {
     const raws = batch.map(read);
-    const res = await post(w!, endpoint, encode(raws));
+    const res = await post(w!, endpoint, encode(raws, field));
     // 0: a network error (offline, DNS, CORS, the browser's keepalive budget spent, or the page
     // leaving), after which nobody knows whether the batch arrived.
     const status = res ? res.status : 0;
@@ -182,7 +184,9 @@ export function createClient(endpoint: string, options: DriftlessOptions = {}): 
       drop("retries_exhausted", raws, { status });
       return true;
     }
-    // 400, 413, 415 and the other 4xx describe the request itself: the same bytes would fail again.
+    // 400, 401 (a missing, unknown or disabled key), 403, 413, 415 and the other 4xx describe the
+    // request itself: the same bytes would fail again. (Which key error it was is in the endpoint's
+    // RequestsRejected metric: reading the body here would cost the bundle more than it tells.)
     forget(batch);
     drop("refused", raws, { status });
     return true;
@@ -211,10 +215,10 @@ export function createClient(endpoint: string, options: DriftlessOptions = {}): 
     // again: if that fetch failed they stay stored, and the next page sends them.
     let rest = [...own].sort().filter((k) => !busy.includes(k) && !fetched.has(k));
     while (rest.length) {
-      const [batch, n] = fill(rest, read, batchSize, maxBytes);
+      const [batch, n] = fill(rest, read, batchSize, maxBytes, envelope);
       rest = rest.slice(n);
       if (!batch.length) continue;
-      if (nav!.sendBeacon?.(endpoint, encode(batch.map(read)))) forget(batch);
+      if (nav!.sendBeacon?.(endpoint, encode(batch.map(read), field))) forget(batch);
       else {
         // No beacon, or the browser's 64 KiB budget for requests that outlive the page is spent:
         // a keepalive fetch is tried (its answer is acted on if the page lives on), the rest stays

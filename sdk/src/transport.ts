@@ -2,6 +2,8 @@
 
 // `{"sent_at":"<24 chars>","events":[` + `]}`
 export const ENVELOPE_BYTES = 50;
+/** What the body carries besides the events: the source key, as `,"key":"…"` (empty without one). */
+export const keyField = (key?: string) => (key ? ',"key":' + JSON.stringify(key) : "");
 /**
  * Bytes the string takes in UTF-8, or a little more: what browsers hold against the 64 KiB limit
  * is bytes, not string length. Counting 3 bytes for every non-ASCII unit overcounts 2-byte
@@ -16,9 +18,9 @@ export const byteLength = (s: string) => s.length + 2 * (s.match(/[^\0-\x7f]/g) 
  * are skipped). The first event always goes, so that no event can block the queue (the queue
  * never stores an event too big for a request on its own).
  */
-export function fill(keys: string[], read: (key: string) => string | null | undefined, count: number, bytes: number): [batch: string[], n: number] {
+export function fill(keys: string[], read: (key: string) => string | null | undefined, count: number, bytes: number, envelope = ENVELOPE_BYTES): [batch: string[], n: number] {
   const batch: string[] = [];
-  let size = ENVELOPE_BYTES;
+  let size = envelope;
   let n = 0;
   for (; n < keys.length && batch.length < count; n++) {
     const key = keys[n]!;
@@ -32,9 +34,13 @@ export function fill(keys: string[], read: (key: string) => string | null | unde
   return [batch, n];
 }
 
-/** The request body; `sent_at` is set anew for every send, retries included, so ingest can correct clock skew. */
-export function encode(raws: (string | null | undefined)[]): string {
-  return '{"sent_at":"' + new Date().toISOString() + '","events":[' + raws.join() + "]}";
+/**
+ * The request body; `sent_at` is set anew for every send, retries included, so ingest can correct
+ * clock skew. `field` is the {@link keyField}: the source key goes in the body, not in a header,
+ * since a header would cost a CORS preflight and `sendBeacon` cannot set one.
+ */
+export function encode(raws: (string | null | undefined)[], field = ""): string {
+  return '{"sent_at":"' + new Date().toISOString() + '"' + field + ',"events":[' + raws.join() + "]}";
 }
 
 /**

@@ -53,7 +53,7 @@ export interface RejectedEvent {
  * Why events left the queue without being stored by the pipeline.
  * - `queue_full`: the persistent queue hit `maxQueue` (oldest go first) or the browser refused to store more.
  * - `rejected`: the endpoint judged the event invalid; resending would be rejected again.
- * - `refused`: the endpoint answered the whole batch with a status that retrying cannot fix (400, 413, 415, other 4xx).
+ * - `refused`: the endpoint answered the whole batch with a status that retrying cannot fix (400, 401 for a missing, unknown or disabled key, 403, 413, 415, other 4xx).
  * - `retries_exhausted`: `maxAttempts` sends of the batch failed with 429, 5xx or a network error.
  * - `too_large`: the event alone is bigger than `maxBytes`, so no request could carry it (dropped when tracked).
  * - `opted_out`: consent was withdrawn, which clears the queue.
@@ -97,6 +97,13 @@ export interface DriftlessOptions {
   consent?: Consent;
   /** Called whenever events are dropped, with the reason and the events. */
   onDrop?: (drop: Drop) => void;
+  /**
+   * The site's source key (docs/operations.md, "Source keys"), sent as the batch's `key` field, in
+   * the body, so that requests stay CORS simple requests and beacons carry it too. An endpoint with
+   * keys answers a batch without a valid key `401`: its events are dropped as `refused` with
+   * status 401, never retried.
+   */
+  key?: string;
 }
 
 /** One property's type in every member of a union of property types `P`, as one intersection. */

@@ -18,6 +18,12 @@ os.environ.setdefault("AWS_REGION", "us-east-1")
 os.environ.setdefault("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
 
 ENDPOINT = os.environ.get("DRIFTLESS_ENDPOINT", "http://127.0.0.1:9000/lambda-url/ingest/v1/batch")
+# The local stack's source keys (scripts/stack.sh; the Makefile exports them).
+SERVER_KEY = os.environ.get("DRIFTLESS_KEY", "dk_local_server")
+SERVER_KEY_NEXT = os.environ.get("DRIFTLESS_KEY_NEXT", "dk_local_server_next")
+WEB_KEY = os.environ.get("DRIFTLESS_WEB_KEY", "dk_local_web")
+RETIRED_KEY = os.environ.get("DRIFTLESS_RETIRED_KEY", "dk_local_retired")
+SHOP_ORIGIN = f"http://127.0.0.1:{os.environ.get('SHOP_PORT', '5173')}"
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import urllib.request
 from datetime import datetime, timezone
 
 import lake
-from conftest import ENDPOINT
+from conftest import ENDPOINT, SERVER_KEY
 from deltalake import DeltaTable
 
 TODAY = datetime.now(timezone.utc).strftime("%Y-%m-%d")
@@ -37,7 +37,7 @@ def event(anon: str, seq: int, **props) -> dict:
 def post(events: list[dict]) -> dict:
     body = json.dumps({"sent_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
                        "events": events}).encode()
-    req = urllib.request.Request(ENDPOINT, data=body, headers={"content-type": "text/plain"})
+    req = urllib.request.Request(ENDPOINT, data=body, headers={"content-type": "text/plain", "x-driftless-key": SERVER_KEY})
     with urllib.request.urlopen(req, timeout=30) as resp:
         return json.load(resp)
 

@@ -62,6 +62,12 @@ def resolve_conditions(doc: dict, values: dict[str, object]) -> dict:
     def operand(x):
         if isinstance(x, dict) and set(x) == {"Ref"}:
             return chosen[x["Ref"]]
+        if isinstance(x, dict) and set(x) == {"Fn::Select"}:
+            index, listed = x["Fn::Select"]
+            return operand(listed)[int(index)]
+        if isinstance(x, dict) and set(x) == {"Fn::Split"}:
+            sep, text = x["Fn::Split"]
+            return str(operand(text)).split(sep)
         assert not isinstance(x, (dict, list)), f"cannot evaluate {x!r} in a condition"
         return x
 
@@ -163,3 +169,42 @@ def inline_sub(value) -> str:
         assert isinstance(var, str), f"${{{name}}}: cannot inline {var!r}"
         text = text.replace("${%s}" % name, var)
     return text
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def failed_rules(doc: dict, values: dict[str, object], region: str = "eu-central-1") -> list[str]:
+    """The names of the template's Rules whose assertions fail for these parameter values (the
+    others at their defaults) in `region`: what CloudFormation refuses before it creates anything."""
+    params = doc.get("Parameters", {})
+    chosen: dict[str, object] = {name: values.get(name, p.get("Default")) for name, p in params.items()}
+    chosen["AWS::Region"] = region
+
+    def value(x):
+        if isinstance(x, dict) and set(x) == {"Ref"}:
+            return chosen[x["Ref"]]
+        assert not isinstance(x, (dict, list)), f"cannot evaluate {x!r} in a rule"
+        return x
+
+    def holds(expr) -> bool:
+        (fn, args), = expr.items()
+        if fn == "Fn::Equals":
+            a, b = (value(x) for x in args)
+            return str(a) == str(b)
+        if fn == "Fn::Not":
+            (inner,) = args
+            return not holds(inner)
+        if fn == "Fn::And":
+            return all(holds(a) for a in args)
+        if fn == "Fn::Or":
+            return any(holds(a) for a in args)
+        raise AssertionError(f"unknown rule function {fn}")
+
+    failed = []
+    for name, rule in doc.get("Rules", {}).items():
+        if "RuleCondition" in rule and not holds(rule["RuleCondition"]):
+            continue
+        if not all(holds(a["Assert"]) for a in rule["Assertions"]):
+            failed.append(name)
+    return failed

@@ -43,7 +43,7 @@ API_ONLY = {
 }
 URL_ONLY = {"IngestUrl", "IngestUrlPublicAccess", "IngestUrlInvokePermission"}
 API_DOMAIN = {"CustomDomain", "CustomDomainMapping", "CustomDomainRecord"}
-URL_DOMAIN = {"IngestDistribution", "CustomDomainRecord"}
+URL_DOMAIN = {"IngestDistribution", "IngestOriginRequestPolicy", "CustomDomainRecord"}
 # Resources of both whose properties follow the endpoint: what throttles, watches or names it.
 FOLLOW_THE_ENDPOINT = {"IngestFunction", "IngestThrottlesAlarm", "Api5xxAlarm", "IngestLatencyAlarm", "Dashboard"}
 
@@ -193,7 +193,19 @@ def test_the_custom_domain_of_the_function_url_is_cloudfront(url_domain):
     assert {"POST", "OPTIONS"} <= set(behaviour["AllowedMethods"])
     assert behaviour["ViewerProtocolPolicy"] == "https-only"  # a redirect would turn a POST into a GET
     assert behaviour["CachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # CachingDisabled
-    assert behaviour["OriginRequestPolicyId"] == "b689b0a8-53d0-40ab-baf2-68738e2966ac"  # AllViewerExceptHostHeader
+    assert behaviour["OriginRequestPolicyId"] == {"Ref": "IngestOriginRequestPolicy"}
+    # The headers the function reads and the viewer's address; never Host, which a function URL
+    # refuses when it is not its own name.
+    policy = url_domain["Resources"]["IngestOriginRequestPolicy"]["Properties"]["OriginRequestPolicyConfig"]
+    headers = policy["HeadersConfig"]
+    assert headers["HeaderBehavior"] == "whitelist"
+    forwarded = {h.lower() for h in headers["Headers"]}
+    assert forwarded >= {"origin", "content-type", "content-encoding", "user-agent", "accept-language", "x-driftless-key",
+                         "access-control-request-method", "access-control-request-headers", "cloudfront-viewer-address"}
+    assert "host" not in forwarded
+    assert len(forwarded) <= 10, "CloudFront's quota of headers per origin request policy"
+    env = function_props(url_domain, "IngestFunction")["Environment"]["Variables"]
+    assert env["DRIFTLESS_CLIENT_IP_HEADER"] == "cloudfront-viewer-address"
     record = url_domain["Resources"]["CustomDomainRecord"]["Properties"]["AliasTarget"]
     assert record == {"DNSName": {"Fn::GetAtt": ["IngestDistribution", "DomainName"]}, "HostedZoneId": "Z2FDTNDATAQYW2",
                       "EvaluateTargetHealth": False}
@@ -242,10 +254,10 @@ def test_ingest_endpoint_is_the_sdk_url_on_both(api, url):
 @pytest.mark.parametrize("domain", [False, True], ids=["no-domain", "custom-domain"])
 def test_cfn_lint_reports_nothing_on_the_function_url_variant(source, domain, tmp_path):
     doc = without_unused_parameters(resolve_conditions(source, {**URL, **(WITH_DOMAIN if domain else {})}))
-    # The domain's values become defaults, as a deployment with them would see them. The endpoint
-    # type itself is gone: only conditions read it, and they are resolved.
-    assert "IngestEndpointType" not in doc["Parameters"]
-    for name, value in (WITH_DOMAIN if domain else {}).items():
+    # The variant's values become defaults, as a deployment with them would see them. The endpoint
+    # type stays only for the Rules, which CloudFormation checks before the conditions.
+    assert set(referenced_names(doc["Resources"])) & {"IngestEndpointType"} == set()
+    for name, value in {**URL, **(WITH_DOMAIN if domain else {})}.items():
         doc["Parameters"][name]["Default"] = value
     path = tmp_path / "function-url.template.json"
     path.write_text(json.dumps(doc, indent=1), encoding="utf-8")

@@ -142,9 +142,21 @@ def policy_documents(doc: dict):
             yield name, props["PolicyDocument"]
 
 
+def statements(pdoc: dict) -> list[dict]:
+    """A policy's statements; a statement that exists only under a condition (Fn::If, in a template
+    whose conditions are not resolved) counts as each branch that is a statement."""
+    out = []
+    for st in as_list(pdoc["Statement"]):
+        if set(st) == {"Fn::If"}:
+            out += [b for b in st["Fn::If"][1:] if b != {"Ref": "AWS::NoValue"}]
+        else:
+            out.append(st)
+    return out
+
+
 def allow_statements(doc: dict):
     for owner, pdoc in policy_documents(doc):
-        for st in as_list(pdoc["Statement"]):
+        for st in statements(pdoc):
             if st["Effect"] == "Allow":
                 yield owner, st
 
@@ -416,6 +428,8 @@ KNOWN = {
         "DRIFTLESS_MAX_EVENTS_PER_BATCH", "DRIFTLESS_MAX_EVENT_BYTES", "DRIFTLESS_MAX_DEPTH",
         "DRIFTLESS_MAX_STRING_LENGTH", "DRIFTLESS_MAX_PROPERTIES", "DRIFTLESS_MAX_EVENT_AGE_SECS",
         "DRIFTLESS_METRICS_FLUSH_INVOCATIONS", "DRIFTLESS_METRICS_FLUSH_SECS",
+        "DRIFTLESS_SOURCE_KEYS", "DRIFTLESS_SOURCE_KEYS_PARAMETER", "DRIFTLESS_GEOIP_DATABASE",
+        "DRIFTLESS_CLIENT_IP_HEADER",
     },
     "compact": {
         "DRIFTLESS_BUCKET", "DRIFTLESS_CLOSE_AFTER_SECS", "DRIFTLESS_MEMORY_BUDGET_MB",
@@ -428,6 +442,17 @@ KNOWN = {
 NOT_DEPLOYED: dict[str, str] = {
     # Defaults to the temp dir, which is Lambda's /tmp (sized by CompactEphemeralStorageMb).
     "DRIFTLESS_SCRATCH_DIR": "local runs and benchmarks only",
+}
+
+
+# Names set only when configured, because unset has a meaning of its own (keyless mode, no geo
+# fields, the request's own source IP): each with parameter values of a deployment that sets it.
+CONFIGURED_ONLY: dict[str, dict[str, object]] = {
+    "DRIFTLESS_SOURCE_KEYS": {"SourceKeys": '[{"key":"dk_web_1","source":"web","origins":["https://shop.example"]}]'},
+    "DRIFTLESS_SOURCE_KEYS_PARAMETER": {"SourceKeysParameter": "/driftless/source-keys"},
+    "DRIFTLESS_GEOIP_DATABASE": {"GeoIpDatabase": "/opt/geoip/GeoLite2-City.mmdb"},
+    # Behind the CloudFront front only (FunctionUrl with a custom domain).
+    "DRIFTLESS_CLIENT_IP_HEADER": {"IngestEndpointType": "FunctionUrl", **WITH_DOMAIN},
 }
 
 
@@ -476,15 +501,34 @@ def test_every_env_var_the_functions_read_is_wired(tpl):
     total = 0
     for binary, names in required.items():
         env = env_of(tpl, by_binary[binary])
-        missing = sorted(names - set(env))
+        missing = sorted(names - set(env) - set(CONFIGURED_ONLY))
         assert not missing, f"{binary}: {missing} read by the code but not set in template.yaml"
         total += len(names)
-    # Every name found anywhere in the sources is set on some function (or listed as local-only).
+    # Every name found anywhere in the sources is set on some function (or listed as local-only),
+    # the configured-only names in a deployment that configures them.
     per_crate, shared, _ = discovered_env()
     everywhere = set().union(*per_crate.values(), shared) - set(NOT_DEPLOYED)
     set_somewhere = set().union(*(env_of(tpl, fn) for fn in by_binary.values()))
+    source = load_template()
+    for values in CONFIGURED_ONLY.values():
+        variant = resolve_conditions(source, values)
+        set_somewhere |= set().union(*(env_of(variant, fn) for fn in by_binary.values()))
     assert not sorted(everywhere - set_somewhere), "read by the code, set on no function"
     assert total >= 16
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGURED_ONLY))
+def test_a_configured_only_variable_is_unset_by_default_and_set_when_configured(tpl, source, name):
+    ingest = function_by_binary(tpl)["ingest"]
+    assert name not in env_of(tpl, ingest), f"{name} must stay unset in the default deployment"
+    variant = resolve_conditions(source, CONFIGURED_ONLY[name])
+    value = env_of(variant, ingest)[name]
+    params = {k for k in CONFIGURED_ONLY[name] if k in variant["Parameters"]}
+    if name == "DRIFTLESS_CLIENT_IP_HEADER":
+        # The header CloudFront puts the viewer's address in (ip:port).
+        assert value == "cloudfront-viewer-address"
+    else:
+        assert referenced_names(value) == params, (name, value)
 
 
 def test_env_values_come_from_parameters_or_resources(tpl):

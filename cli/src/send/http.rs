@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
+use hyper::header::{HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
 use hyper::{Request, Uri};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -47,10 +47,24 @@ pub struct Endpoint {
     uri: Uri,
     timeout: Duration,
     gzip: bool,
+    /// The `X-Driftless-Key` header's value.
+    key: Option<HeaderValue>,
 }
 
 impl Endpoint {
-    pub fn new(url: &str, timeout: Duration, gzip: bool) -> Result<Endpoint> {
+    pub fn new(url: &str, timeout: Duration, gzip: bool, key: Option<&str>) -> Result<Endpoint> {
+        let key = key
+            .map(|k| {
+                HeaderValue::from_str(k)
+                    .ok()
+                    .filter(|_| !k.is_empty() && k.bytes().all(|b| b.is_ascii_graphic()))
+                    .ok_or_else(|| {
+                        CliError::Usage(format!(
+                            "--key {k:?} is not a source key: it must be visible ASCII characters without spaces"
+                        ))
+                    })
+            })
+            .transpose()?;
         let uri: Uri = url.parse().map_err(|e| {
             CliError::Usage(format!("--endpoint {url:?} is not a URL ({e}): give the ingest URL, e.g. https://ingest.example.com/v1/batch"))
         })?;
@@ -81,6 +95,7 @@ impl Endpoint {
             uri,
             timeout,
             gzip,
+            key,
         })
     }
 
@@ -88,6 +103,9 @@ impl Endpoint {
         let mut request = Request::post(self.uri.clone())
             .header(CONTENT_TYPE, "application/json")
             .header(USER_AGENT, AGENT);
+        if let Some(key) = &self.key {
+            request = request.header("x-driftless-key", key.clone());
+        }
         let body = if self.gzip {
             request = request.header(CONTENT_ENCODING, "gzip");
             gzip(&body)

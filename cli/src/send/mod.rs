@@ -36,6 +36,8 @@ const ENVELOPE_BYTES: usize = 50;
 #[derive(Debug, Clone)]
 pub struct SendOptions {
     pub endpoint: String,
+    /// The source key, sent as `X-Driftless-Key`; none for a keyless endpoint.
+    pub key: Option<String>,
     /// Events per request, 1 to 500.
     pub batch_size: usize,
     /// Uncompressed body bytes per request, 1,024 to 1,048,576.
@@ -168,7 +170,7 @@ impl Summary {
         let mut fixes = Vec::new();
         if let Some(refused) = &self.refused {
             fixes.push(format!(
-                "the endpoint answered {refused}, which no retry changes: check --endpoint (or DRIFTLESS_ENDPOINT) and the request it expects, then run again"
+                "the endpoint answered {refused}, which no retry changes: check --endpoint (or DRIFTLESS_ENDPOINT), --key (or DRIFTLESS_KEY) for a 401, and the request it expects, then run again"
             ));
         }
         if self.invalid_lines > 0 {
@@ -241,6 +243,7 @@ pub fn send_file(registry: &Registry, path: &Path, options: &SendOptions) -> Res
         &options.endpoint,
         options.timeout,
         options.gzip,
+        options.key.as_deref(),
     )?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -340,6 +340,48 @@ def test_bad_arguments_raise_at_the_call(make_client: Any) -> None:
     assert client.queued == 0
 
 
+def test_the_source_key_goes_in_the_x_driftless_key_header(make_client: Any, endpoint: FakeEndpoint) -> None:
+    client = make_client(key="dk_srv_1")
+    page(client, 1)
+    assert client.flush(timeout=10)
+    [request] = endpoint.wait_for_requests(1)
+    assert request.headers["x-driftless-key"] == "dk_srv_1"
+    assert set(request.body) == {"sent_at", "events"}, "a server sends its key in the header, not the body"
+
+
+def test_the_source_key_comes_from_the_environment_or_is_left_out(
+        monkeypatch: pytest.MonkeyPatch, make_client: Any, endpoint: FakeEndpoint) -> None:
+    monkeypatch.delenv("DRIFTLESS_KEY", raising=False)
+    clients = [make_client()]
+    monkeypatch.setenv("DRIFTLESS_KEY", "dk_from_env")
+    clients.append(make_client())
+    # An explicit key wins over the environment's.
+    clients.append(make_client(key="dk_explicit"))
+    for client in clients:
+        page(client, 1)
+        assert client.flush(timeout=10)
+    requests = endpoint.wait_for_requests(3)
+    assert sorted(r.headers.get("x-driftless-key", "") for r in requests) == ["", "dk_explicit", "dk_from_env"]
+
+
+def test_a_401_for_the_key_is_dropped_without_retrying(make_client: Any, endpoint: FakeEndpoint,
+                                                       drops: Drops) -> None:
+    endpoint.reply(Reply(401, body={"error": {"code": "key_disabled", "message": "source key dk_old is disabled"}}))
+    client = make_client(key="dk_old")
+    page(client, 2)
+    assert client.flush(timeout=10)
+    [drop] = drops.drops
+    assert (drop.reason, drop.status, len(drop.events)) == ("refused", 401, 2)
+    assert "401 (key_disabled: source key dk_old is disabled)" in drop.message
+    assert len(endpoint.requests) == 1
+
+
+@pytest.mark.parametrize("key", ["", "dk srv", "dk_srv\n", "dk_ü"])
+def test_a_key_no_header_can_carry_is_refused_at_the_call(endpoint: FakeEndpoint, key: str) -> None:
+    with pytest.raises(ValueError, match="key must be a non-empty source key"):
+        Client(endpoint.url, key=key)
+
+
 @pytest.mark.parametrize("options, message", [
     ({"batch_size": 501}, "batch_size must be an integer, 1 to 500, got 501"),
     ({"max_batch_bytes": 2_000_000}, "max_batch_bytes must be an integer, 1,024 to 1,048,576"),

@@ -11,6 +11,10 @@ import { CheckoutError, placeOrder, readCheckout } from "./checkout.js";
 export interface ShopOptions {
   /** The Driftless ingest endpoint, for the page and for the server client alike. */
   endpoint: string;
+  /** The page's source key (a key with the shop's origins); none for a keyless endpoint. */
+  browserKey?: string;
+  /** The server client's source key (a key without origins); none for a keyless endpoint. */
+  serverKey?: string;
   /** 0 picks a free port. */
   port: number;
   host?: string;
@@ -41,8 +45,10 @@ const DIST = join(ROOT, "dist");
 const MAX_BODY_BYTES = 64 * 1024;
 const TYPES: Record<string, string> = { ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".ico": "image/x-icon", ".map": "application/json" };
 
-/** The page learns its endpoint at run time, so one build serves every environment. */
-const withEndpoint = (html: string, endpoint: string) => html.replace("%DRIFTLESS_ENDPOINT%", endpoint.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;"));
+const attribute = (value: string) => value.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");
+/** The page learns its endpoint and key at run time, so one build serves every environment. */
+const withEndpoint = (html: string, endpoint: string, key = "") =>
+  html.replace("%DRIFTLESS_ENDPOINT%", attribute(endpoint)).replace("%DRIFTLESS_KEY%", attribute(key));
 
 function json(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" }).end(JSON.stringify(body));
@@ -64,13 +70,17 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
 }
 
 export async function startShop(options: ShopOptions): Promise<Shop> {
-  const driftless = createServerClient(options.endpoint, { gzip: options.gzip ?? true, ...(options.onDrop ? { onDrop: options.onDrop } : {}) });
+  const driftless = createServerClient(options.endpoint, {
+    gzip: options.gzip ?? true,
+    ...(options.serverKey ? { key: options.serverKey } : {}),
+    ...(options.onDrop ? { onDrop: options.onDrop } : {}),
+  });
   // Vite only in development: the built shop does not need it installed.
   const vite = options.dev ? await (await import("vite")).createServer({ root: ROOT, server: { middlewareMode: true }, appType: "custom" }) : undefined;
 
   async function page(url: string, res: ServerResponse): Promise<void> {
     const html = vite ? await vite.transformIndexHtml(url, await readFile(join(ROOT, "index.html"), "utf8")) : await readFile(join(DIST, "index.html"), "utf8");
-    res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" }).end(withEndpoint(html, options.endpoint));
+    res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" }).end(withEndpoint(html, options.endpoint, options.browserKey));
   }
 
   async function asset(path: string, res: ServerResponse): Promise<boolean> {

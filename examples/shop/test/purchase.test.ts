@@ -5,7 +5,7 @@ import type { Browser } from "playwright-core";
 import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium } from "../../../sdk/test/e2e/support/chromium.js";
-import { ENDPOINT, LOCAL_STACK_CLIENT } from "../../../sdk/test/e2e/support/env.js";
+import { E2E_KEY, ENDPOINT, LOCAL_STACK_CLIENT } from "../../../sdk/test/e2e/support/env.js";
 import { compactSince, lakeSql, sql } from "../../../sdk/test/e2e/support/lake-sql.js";
 import type { ServerDrop } from "@driftless/sdk/server";
 import { startShop, type Shop } from "../server/shop-server.js";
@@ -21,13 +21,18 @@ interface Row {
   properties: string;
 }
 
+// The local stack's client settings, and its source keys: the page's (the browser tests' key, since
+// the shop listens on a free port here) and the server client's.
+const { key: serverKey, ...client } = LOCAL_STACK_CLIENT;
+const STACK_SHOP = { ...client, browserKey: E2E_KEY, serverKey };
+
 let shop: Shop;
 let browser: Browser;
 const drops: ServerDrop[] = [];
 
 beforeAll(async () => {
   await build({ root: import.meta.dirname + "/..", logLevel: "warn" });
-  shop = await startShop({ endpoint: ENDPOINT, port: 0, ...LOCAL_STACK_CLIENT, onDrop: (d) => drops.push(d) });
+  shop = await startShop({ endpoint: ENDPOINT, port: 0, ...STACK_SHOP, onDrop: (d) => drops.push(d) });
   browser = await launchChromium();
 });
 afterAll(async () => {
@@ -128,7 +133,7 @@ describe("example shop", () => {
 
 describe("checkout endpoint", () => {
   it("refuses a bad order with what to fix, and tracks nothing", async () => {
-    const local = await startShop({ endpoint: ENDPOINT, port: 0, ...LOCAL_STACK_CLIENT });
+    const local = await startShop({ endpoint: ENDPOINT, port: 0, ...STACK_SHOP });
     const post = async (body: unknown) => {
       const res = await fetch(`${local.url}/api/checkout`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
       return [res.status, ((await res.json()) as { error: { message: string } }).error.message];
@@ -153,7 +158,7 @@ describe("checkout endpoint", () => {
 
 describe("make dev", () => {
   it("serves the page with its endpoint and the storefront's modules through Vite", async () => {
-    const dev = await startShop({ endpoint: "http://127.0.0.1:1/v1/batch?a=1&b=2", port: 0, dev: true, ...LOCAL_STACK_CLIENT });
+    const dev = await startShop({ endpoint: "http://127.0.0.1:1/v1/batch?a=1&b=2", port: 0, dev: true, ...STACK_SHOP });
     try {
       const html = await (await fetch(`${dev.url}/products/trail-runner`, { headers: { accept: "text/html" } })).text();
       expect(html).toContain('<meta name="driftless-endpoint" content="http://127.0.0.1:1/v1/batch?a=1&amp;b=2" />');

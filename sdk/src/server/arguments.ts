@@ -3,7 +3,7 @@
 import type { ServerClientOptions, TrackOptions } from "./types.js";
 
 /** The options with every default filled in. */
-export type Settings = Required<Omit<ServerClientOptions, "onDrop">> & Pick<ServerClientOptions, "onDrop">;
+export type Settings = Required<Omit<ServerClientOptions, "onDrop" | "key">> & Pick<ServerClientOptions, "onDrop" | "key">;
 
 /** The ingest function's default limits (docs/wire-format.md). */
 export const MAX_EVENTS_PER_BATCH = 500;
@@ -30,6 +30,10 @@ export function readSettings(endpoint: unknown, options: ServerClientOptions): S
   const fetchImpl = options.fetch ?? globalThis.fetch;
   if (typeof fetchImpl != "function") throw new TypeError("createServerClient: no fetch available (Node.js 20 or later has one), pass options.fetch");
   if (options.onDrop !== undefined && typeof options.onDrop != "function") throw new TypeError("createServerClient: onDrop must be a function");
+  // A header value cannot hold control characters; fetch would throw at every send instead.
+  if (options.key !== undefined && (typeof options.key != "string" || !/^[\x21-\x7e]+$/.test(options.key))) {
+    throw new TypeError(`createServerClient: key must be a non-empty string of visible ASCII characters (a source key), got ${describe(options.key)}`);
+  }
   return {
     batchSize: integer("batchSize", options.batchSize, 100, 1, MAX_EVENTS_PER_BATCH),
     maxBytes: integer("maxBytes", options.maxBytes, 512_000, 1024, MAX_BODY_BYTES),
@@ -41,6 +45,7 @@ export function readSettings(endpoint: unknown, options: ServerClientOptions): S
     maxRetryDelay: integer("maxRetryDelay", options.maxRetryDelay, 30_000, 0),
     gzip: options.gzip ?? true,
     onDrop: options.onDrop,
+    key: options.key,
     fetch: fetchImpl,
   };
 }

@@ -45,6 +45,7 @@ export function createServerClient(endpoint: string, options: ServerClientOption
     gzip: settings.gzip,
     timeout: settings.timeout,
     userAgent: `${SERVER_SDK_NAME}/${SDK_VERSION} node/${process.versions.node}`,
+    key: settings.key,
     signal: stop.signal,
   };
 

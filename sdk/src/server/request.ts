@@ -21,6 +21,8 @@ export interface RequestSettings {
   gzip: boolean;
   timeout: number;
   userAgent: string;
+  /** The source key, sent as `X-Driftless-Key`. */
+  key: string | undefined;
   /** Aborts the request (shutdown ran out of time). */
   signal: AbortSignal;
 }
@@ -34,6 +36,7 @@ export async function send(raws: readonly string[], settings: RequestSettings): 
   const body = settings.gzip ? await gzip(json) : json;
   const headers: Record<string, string> = { "content-type": "application/json", "user-agent": settings.userAgent };
   if (settings.gzip) headers["content-encoding"] = "gzip";
+  if (settings.key) headers["x-driftless-key"] = settings.key;
   // One controller for the timeout and the shutdown signal. A timer of our own rather than
   // AbortSignal.timeout, so that the timeout also covers reading the answer and fake timers
   // drive it in tests.

@@ -93,6 +93,12 @@ export interface ServerClientOptions {
   onDrop?: (drop: ServerDrop) => void;
   /** The `fetch` to send with (a proxy agent, a test double). Default: Node's global `fetch`. */
   fetch?: typeof fetch;
+  /**
+   * The source key of this server (docs/operations.md, "Source keys"), sent in the
+   * `X-Driftless-Key` header of every request. An endpoint with keys answers `401` without a valid
+   * one: the batch is dropped as `refused` with status 401, never retried.
+   */
+  key?: string;
 }
 
 export interface ShutdownOptions {

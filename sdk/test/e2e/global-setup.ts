@@ -1,6 +1,6 @@
 // Fails the e2e run at once, saying what is missing, when the local stack or Chromium is not there.
 import { existsSync } from "node:fs";
-import { BUCKET, CHROMIUM, ENDPOINT, MOTO_URL, PYTHON } from "./support/env.js";
+import { BUCKET, CHROMIUM, ENDPOINT, MOTO_URL, PYTHON, SERVER_KEY } from "./support/env.js";
 
 async function reach(what: string, url: string, init: RequestInit, ok: (res: Response) => boolean, hint: string, timeoutMs: number): Promise<void> {
   let res: Response;
@@ -19,6 +19,6 @@ export default async function setup(): Promise<void> {
   // An empty object is not a batch: the real handler answers 400 with a JSON error body. The
   // first request to `cargo lambda watch` waits for its build, hence the long timeout; a stack
   // that is not running refuses the connection at once.
-  await reach("The ingest endpoint", ENDPOINT, { method: "POST", body: "{}", headers: { "content-type": "text/plain" } }, (r) => r.status == 400, hint, 300_000);
+  await reach("The ingest endpoint", ENDPOINT, { method: "POST", body: "{}", headers: { "content-type": "text/plain", "x-driftless-key": SERVER_KEY } }, (r) => r.status == 400, hint, 300_000);
   await reach("moto (S3)", `${MOTO_URL}/${BUCKET}?list-type=2&max-keys=1&prefix=raw/`, {}, (r) => r.ok, hint, 10_000);
 }

@@ -145,6 +145,67 @@ describe("verdicts", () => {
     expect(drops).toEqual([{ reason: "refused", count: 1, status, events: [expect.objectContaining({ seq: 0 })] }]);
     expect(browser.queued).toEqual([]);
   });
+
+  it.each(["missing_key", "unknown_key", "key_disabled"])("are final for a batch answered 401 %s: dropped as refused, not retried", async (code) => {
+    const drops: Drop[] = [];
+    const client = browser.tab().open({ key: "dk_web_old", onDrop: (d) => drops.push(d) });
+    client.track("page_viewed", page(1));
+    browser.script.push({ status: 401, body: { error: { code, message: "a key the endpoint does not take" } } });
+    await client.flush();
+    await vi.advanceTimersByTimeAsync(3_600_000);
+    await settle();
+    expect(browser.requests).toHaveLength(1);
+    expect(drops).toEqual([{ reason: "refused", count: 1, status: 401, events: [expect.objectContaining({ seq: 0 })] }]);
+    expect(browser.queued).toEqual([]);
+    // The next batch is sent: a key fixed in the endpoint's configuration takes effect without a reload.
+    client.track("page_viewed", page(2));
+    await client.flush();
+    await settle();
+    expect(browser.received.map((e) => e.properties)).toEqual([page(1), page(2)]);
+    expect(drops).toHaveLength(1);
+  });
+
+});
+
+describe("source key", () => {
+  it("goes in the body of every fetch, as the batch's key field, with no header and no preflight", async () => {
+    const client = browser.tab().open({ key: "dk_web_2026a" });
+    client.track("page_viewed", page(1));
+    await client.flush();
+    await settle();
+    const [request] = browser.requests;
+    expect(JSON.parse(request!.body)).toEqual({ sent_at: request!.sent_at, key: "dk_web_2026a", events: [expect.objectContaining({ seq: 0 })] });
+    // A string body without headers is a CORS simple request (text/plain): no OPTIONS round trip.
+    expect(request!.init?.headers).toBeUndefined();
+    expect(typeof request!.init?.body).toBe("string");
+  });
+
+  it("goes in every beacon's body too, which cannot carry headers", () => {
+    const tab = browser.tab();
+    const client = tab.open({ key: "dk_web_2026a" });
+    client.track("page_viewed", page(1));
+    tab.hide();
+    expect(browser.requests.map((r) => [r.via, (JSON.parse(r.body) as { key?: string }).key])).toEqual([["beacon", "dk_web_2026a"]]);
+  });
+
+  it("is left out without the option (keyless endpoints)", async () => {
+    const client = browser.tab().open();
+    client.track("page_viewed", page(1));
+    await client.flush();
+    await settle();
+    expect(Object.keys(JSON.parse(browser.requests[0]!.body) as object)).toEqual(["sent_at", "events"]);
+  });
+
+  it("counts against maxBytes, so that a body with a long key still fits", async () => {
+    const key = "dk_" + "k".repeat(500);
+    const client = browser.tab().open({ key, batchSize: 100, maxBytes: 4000 });
+    for (let i = 0; i < 12; i++) client.track("page_viewed", { path: "/" + "x".repeat(300) + i });
+    await client.flush();
+    await settle();
+    expect(browser.received).toHaveLength(12);
+    expect(browser.requests.length).toBeGreaterThan(1);
+    for (const r of browser.requests) expect(r.bytes).toBeLessThanOrEqual(4000);
+  });
 });
 
 describe("retries", () => {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { byteLength, encode, fill } from "../../src/transport.js";
+import { byteLength, encode, ENVELOPE_BYTES, fill, keyField } from "../../src/transport.js";
 
 const stored = (entries: Record<string, string>) => (key: string) => entries[key];
 
@@ -55,5 +55,14 @@ describe("encode", () => {
     expect(body.sent_at).toBe("2026-11-28T14:00:00.123Z");
     vi.setSystemTime(Date.UTC(2026, 10, 28, 14, 0, 7, 5));
     expect((JSON.parse(encode([])) as { sent_at: string }).sent_at).toBe("2026-11-28T14:00:07.005Z");
+  });
+
+  it("puts the source key between sent_at and events, escaped as JSON, and counts its bytes", () => {
+    const key = 'dk_"quoted"_ü';
+    const body = encode(['{"event_id":"1"}'], keyField(key));
+    expect(JSON.parse(body)).toEqual({ sent_at: expect.any(String), key, events: [{ event_id: "1" }] });
+    expect(Buffer.byteLength(encode([], keyField(key)))).toBeLessThanOrEqual(ENVELOPE_BYTES + byteLength(keyField(key)));
+    expect(Buffer.byteLength(encode([]))).toBe(ENVELOPE_BYTES);
+    expect(keyField(undefined)).toBe("");
   });
 });

@@ -64,6 +64,7 @@ class Client(Tracker):
         self,
         endpoint: str | None = None,
         *,
+        key: str | None = None,
         batch_size: int = 100,
         max_batch_bytes: int = 512_000,
         flush_interval: float = 1.0,
@@ -79,6 +80,9 @@ class Client(Tracker):
     ) -> None:
         """
         :param endpoint: the ingest URL (``.../v1/batch``); default ``$DRIFTLESS_ENDPOINT``.
+        :param key: this server's source key, sent as the ``X-Driftless-Key`` header; default
+            ``$DRIFTLESS_KEY`` (none when unset: a keyless endpoint). An endpoint with keys answers
+            ``401`` without a valid one, and the batch is dropped (``refused``), never retried.
         :param batch_size: events that start a send, and the most one request carries (1 to 500).
         :param max_batch_bytes: bytes of queued events that start a send, and the most one request
             body holds before compression (1,024 to 1,048,576, the endpoint's body limit).
@@ -105,6 +109,11 @@ class Client(Tracker):
                             ("timeout", timeout), ("shutdown_timeout", shutdown_timeout)):
             if not value > 0:
                 raise ValueError(f"{name} must be more than 0 seconds, got {value!r}")
+        key = key if key is not None else os.environ.get("DRIFTLESS_KEY")
+        # A header value cannot hold control characters or spaces around it: fail here, not at
+        # every send.
+        if key is not None and not (key and key.isascii() and key.isprintable() and " " not in key):
+            raise ValueError(f"key must be a non-empty source key of visible ASCII characters, got {key!r}")
         if not max_retry_delay >= retry_base:
             raise ValueError(f"max_retry_delay ({max_retry_delay!r}) must be at least retry_base ({retry_base!r})")
 
@@ -118,7 +127,8 @@ class Client(Tracker):
         self._max_retry_delay = max_retry_delay
         self._on_drop = on_drop
         self._shutdown_timeout = shutdown_timeout
-        self._transport = Transport(url, timeout=timeout, compress=gzip, headers=headers or {},
+        own = {"X-Driftless-Key": key} if key else {}
+        self._transport = Transport(url, timeout=timeout, compress=gzip, headers={**(headers or {}), **own},
                                     user_agent=f"{SDK['name']}/{SDK['version']}")
         self._rng = random.Random()
         self._streams = Streams()

@@ -5,13 +5,14 @@ import { build } from "esbuild";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { E2E_KEY } from "./env.js";
 
 export interface Site {
   /** http://127.0.0.1:<port> */
   origin: string;
   /** http://localhost:<port>: another origin, same server */
   otherOrigin: string;
-  /** URL of the test page, with the SDK created from `options` against `endpoint`. */
+  /** URL of the test page, with the SDK created from `options` (the e2e source key unless they name one) against `endpoint`. */
   page(endpoint: string, options?: Record<string, unknown>): string;
   /** The page's HTML and the SDK bundle, to serve from page.route while the browser is offline. */
   files: Record<string, { type: string; body: string }>;
@@ -90,7 +91,7 @@ export async function startSite(): Promise<Site> {
     origin,
     otherOrigin: `http://localhost:${port}`,
     page: (endpoint, options = {}) =>
-      `${origin}/page?endpoint=${encodeURIComponent(endpoint)}&options=${encodeURIComponent(JSON.stringify(options))}`,
+      `${origin}/page?endpoint=${encodeURIComponent(endpoint)}&options=${encodeURIComponent(JSON.stringify({ key: E2E_KEY, ...options }))}`,
     files,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

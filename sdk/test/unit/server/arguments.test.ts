@@ -21,6 +21,10 @@ describe("createServerClient", () => {
   it("checks that onDrop is a function", () => {
     expect(() => createServerClient(ENDPOINT, { onDrop: "log" as never })).toThrow("createServerClient: onDrop must be a function");
   });
+
+  it.each(["", "dk srv", "dk_srv\n", 42])("refuses a key that no header can carry: %j", (key) => {
+    expect(() => createServerClient(ENDPOINT, { key: key as string })).toThrow(/^createServerClient: key must be a non-empty string of visible ASCII characters/);
+  });
 });
 
 describe("track()", () => {

@@ -111,6 +111,16 @@ describe("requests", () => {
     expect(id).toMatch(UUID_V7);
     expect(request!.headers["content-type"]).toBe("application/json");
     expect(request!.headers["user-agent"]).toMatch(/^driftless-node\/0\.1\.0 node\/\d+/);
+    expect(request!.headers["x-driftless-key"]).toBeUndefined();
+  });
+
+  it("carry the source key in the X-Driftless-Key header, and not in the body", async () => {
+    const client = ingest.client({ key: "dk_srv_1" });
+    client.track("page_viewed", page(1), { anonymous_id: "a" });
+    await client.flush();
+    const [request] = ingest.requests;
+    expect(request!.headers["x-driftless-key"]).toBe("dk_srv_1");
+    expect(Object.keys(JSON.parse(request!.text) as object)).toEqual(["sent_at", "events"]);
   });
 
   it("count seq per anonymous_id from 0, and give events without a session the client's run id", async () => {
