@@ -8,9 +8,12 @@ rows instead of scanning and joining 33 million events.
 
 Each rollup is one Parquet file per arrival day, `<cache>/<lake>/<rollup>/dt=<day>/<key>.parquet`:
 `<lake>` names the lake root, `<key>` is a fingerprint of the day's data files in both lake
-tables (their names and row counts, as the Delta log lists them) and of the rollups' version.
-Delta never reuses a data file's name (an append, an optimize or an erasure writes new files), so
-a day whose files are the same has the same rows: its rollups are read from the cache; a day
+tables (their names and row counts, as the Delta log lists them, and their sizes and modification
+times) and of the rollups' version. Delta never reuses a data file's name (an append, an optimize
+or an erasure writes new files); the size and time also catch a file rewritten in place under its
+name (a restored backup, a hand-made lake), which Delta itself would not notice. The table's
+version is not in the key: every append to one day makes a new version, and would summarise the
+29 unchanged days again. So a day whose files are the same has the same rows: its rollups are read from the cache; a day
 whose files changed gets new ones, computed over the changed days only, in one pass per rollup;
 a day that left the lake (retention) is no longer read, and its files are removed.
 
@@ -112,7 +115,7 @@ class Summary:
 
 def day_keys(con: duckdb.DuckDBPyConnection, root: str) -> dict[str, str]:
     """The cache key of every arrival day of the events table: a fingerprint of the day's files
-    in both tables and of VERSION."""
+    (name, rows, size, modification time) in both tables and of VERSION."""
     files = {table: lake.day_files(con, root, table) for table in lake.TABLES}
     keys = {}
     for day in sorted(files["events"]):
