@@ -55,7 +55,7 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def traffic(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Three days of the benchmark's generated shop traffic: thousands of persons, returning
-    browsers, users on several devices, late arrivals and a quarantine."""
+    browsers, users on several devices, late arrivals, bots and a quarantine."""
     return bench_insights.generate(tmp_path_factory.mktemp("traffic"), days=3, events_per_day=6_000, seed=11)
 
 
@@ -76,6 +76,9 @@ def test_generated_traffic_reports_the_same_from_rollups(traffic: Path, cache: P
                                                         steps: str, window: int):
     rolled, scanned = both_ways(traffic, cache, from_day, to_day, steps, window)
     assert rolled["funnel"][0]["persons"] > 300
+    # The traffic's bots are counted in the quality panel (and left out of the rest, as the
+    # generated queries leave them out).
+    assert sum(r["bot_events"] for r in rolled["quality_bots"] if r["bot_reason"] is None) > 50
     assert rolled == scanned
 
 
