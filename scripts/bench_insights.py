@@ -10,8 +10,9 @@ whole lake (`--no-rollups`, the report's path before the rollups).
    shop's: sessions of about 11 events (page views, product views, carts, sign-ups, orders), 45%
    of them from returning browsers (so retention and stitching have work to do), a quarter of the
    browsers signed in with users that have several devices, clock skew and offline queues, a
-   small share of events lost (seq gaps) and 0.8% quarantined. Cached in --workdir: a second run
-   with the same parameters reuses it.
+   small share of events lost (seq gaps) and 0.8% quarantined; 3% of the sessions are bots, with
+   the user-agent and geo columns ingest writes (the first day's rows predate the bot flag: `is_bot`
+   NULL). Cached in --workdir: a second run with the same parameters reuses it.
 2. Runs the report, each in its own process under /usr/bin/time, with an empty rollup cache at
    the start: 30 days summarising every day (the first report of a lake), 30 days again (every
    day's rollups cached), 30 days after the newest day's rollups were dropped (the daily run: one
@@ -40,7 +41,7 @@ from bench_compact import measured
 REPO = Path(__file__).resolve().parent.parent
 FIRST_DAY = date(2026, 11, 1)
 # Bump when the generated data changes, so cached lakes are regenerated.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 EVENTS_PER_SESSION = 11
 
 
@@ -62,7 +63,11 @@ WITH sessions AS (
                   + 0.75 * sqrt((hash(i, {seed}, 'late') % 1000000) / 1e6)) * 0.96 AS BIGINT)) AS started_at,
     least(150, 1 + CAST(floor(-ln(greatest((hash(i, {seed}, 'length') % 1000000) / 1e6, 1e-9)) * {EVENTS_PER_SESSION - 1}) AS BIGINT)) AS length,
     hash(i, {seed}, 'signs_in') % 100 AS signs_in,
-    ['EUR', 'EUR', 'EUR', 'USD', 'GBP'][1 + CAST(hash(i, {seed}, 'currency') % 5 AS INTEGER)] AS currency
+    ['EUR', 'EUR', 'EUR', 'USD', 'GBP'][1 + CAST(hash(i, {seed}, 'currency') % 5 AS INTEGER)] AS currency,
+    -- 3% of the sessions are bots (ingest's rules flagged them), each with the first rule that matched
+    CASE WHEN hash(i, {seed}, 'bot') % 1000 < 30
+         THEN ['crawler_list', 'crawler_list', 'headless_browser', 'non_browser_agent', 'no_accept_language']
+              [1 + CAST(hash(i, {seed}, 'bot_reason') % 5 AS INTEGER)] END AS bot_reason
   FROM range({sessions}) AS t(i)
 ),
 steps AS (
@@ -131,7 +136,19 @@ SELECT
       || ',"currency":"' || currency || '","items":[{{"product_id":"sku-' || product || '","quantity":1,"price":'
       || (19.9 + product % 400) || '}}],"shipping_method":"standard"}}'
     ELSE '{{"method":"email","plan":"free"}}'
-  END AS properties
+  END AS properties,
+  'web' AS source,
+  CASE WHEN bot_reason = 'crawler_list' THEN 'Googlebot' WHEN bot_reason = 'headless_browser' THEN 'HeadlessChrome'
+       WHEN bot_reason = 'non_browser_agent' THEN 'curl' WHEN browser % 2 = 0 THEN 'Chrome' ELSE 'Mobile Safari' END AS ua_browser,
+  CASE WHEN bot_reason = 'non_browser_agent' THEN '8' WHEN browser % 2 = 0 THEN '131' ELSE '18' END AS ua_browser_version,
+  CASE WHEN bot_reason IS NOT NULL THEN 'Linux' WHEN browser % 2 = 0 THEN 'Windows' ELSE 'iOS' END AS ua_os,
+  CASE WHEN bot_reason = 'crawler_list' THEN 'bot' WHEN bot_reason IS NOT NULL THEN 'other'
+       WHEN browser % 2 = 0 THEN 'desktop' ELSE 'mobile' END AS ua_device_type,
+  -- the first day's files were written before ingest flagged bots: no verdict (humans, to the queries)
+  CASE WHEN {index} > 0 THEN bot_reason IS NOT NULL END AS is_bot,
+  CASE WHEN {index} > 0 THEN bot_reason END AS bot_reason,
+  ['DE', 'US', 'GB', 'FR'][1 + browser % 4] AS geo_country,
+  ['DE-BY', 'US-NY', 'GB-ENG', 'FR-IDF'][1 + browser % 4] AS geo_region
 FROM arrived
 ORDER BY event_type, "timestamp"
 """

@@ -28,7 +28,7 @@ BEGIN, END = "<!-- insights:begin -->", "<!-- insights:end -->"
 MAX_ROWS = 8
 # The section's order: the views, then the questions as the report shows them.
 ORDER = [*insights.VIEWS, "events_per_day", "active_users", "funnel", "retention", "revenue",
-         "quality_verdicts", "quality_completeness", "quality_freshness"]
+         "quality_verdicts", "quality_completeness", "quality_freshness", "quality_bots"]
 # What the docs show of each view: a few rows that say what it is for.
 SAMPLES = {
     "identities": "SELECT * FROM identities ORDER BY first_seen",

@@ -110,14 +110,22 @@ def delta_views(con, root: str, tables: tuple[str, ...] = TABLES) -> None:
 
 def day_files(con, root: str, table: str) -> dict[str, list[list]]:
     """The data files of each arrival day of a lake table in its current version, as the Delta
-    log lists them: `{dt: [[file, rows], ...]}`, files by their path inside the table. Reads the
-    log and the files' footers, not their rows."""
+    log lists them: `{dt: [[file, rows, bytes, modified], ...]}`, files by their path inside the
+    table, `modified` as ISO text. Reads the log, the files' footers and their sizes and times (a
+    HEAD request each on S3), not their rows."""
     location = table_uri(table, root)
     rows = con.execute(f"SELECT dt, filename, count(*) FROM delta_scan({repr_sql(location)}, filename = true) "
                        "GROUP BY ALL ORDER BY ALL").fetchall()
+    stats: dict[str, tuple[int, str]] = {}
+    if rows:
+        listed = ", ".join(repr_sql(filename) for _, filename, _ in rows)
+        # read_blob reads no content when only these columns are asked for.
+        for filename, size, modified in con.execute(
+                f"SELECT filename, size, CAST(last_modified AS VARCHAR) FROM read_blob([{listed}])").fetchall():
+            stats[filename] = (size, modified)
     out: dict[str, list[list]] = {}
     for dt, filename, count in rows:
-        out.setdefault(dt, []).append([filename.removeprefix(location).lstrip("/"), count])
+        out.setdefault(dt, []).append([filename.removeprefix(location).lstrip("/"), count, *stats[filename]])
     return out
 
 

@@ -18,8 +18,9 @@ generated queries over the whole lake instead (scripts/insights.py). The figures
 - events per day by type, daily/weekly/monthly active users (persons, across devices);
 - the funnel page_viewed -> product_viewed -> cart_item_added -> checkout_completed (--steps,
   --window-hours), weekly retention cohorts as a heatmap, revenue per day and currency;
-- data quality: accepted and quarantined events per type and reason, delivery completeness and
-  arrival lag per arrival day.
+- data quality: accepted and quarantined events per type and reason, delivery completeness,
+  arrival lag and the share of bots (by the rule that flagged them) per arrival day. Every other
+  figure counts humans only: the generated queries leave out events ingest flagged `is_bot`.
 
 The charts are drawn by plotly.js, inlined once in the page (no CDN, nothing fetched).
 """
@@ -139,7 +140,7 @@ def collect(con: duckdb.DuckDBPyConnection, from_day: str, to_day: str, options:
     span = {"from_day": from_day, "to_day": to_day}
     data: dict[str, Rows] = {}
     for name in ("events_per_day", "active_users", "retention", "revenue",
-                 "quality_verdicts", "quality_completeness", "quality_freshness"):
+                 "quality_verdicts", "quality_completeness", "quality_freshness", "quality_bots"):
         data[name] = timed(name, lambda n=name: insights.run(con, n, **span))
     data["funnel"] = timed("funnel", lambda: insights.run(con, "funnel", **span, steps=options.steps,
                                                           window_seconds=options.window_seconds))
@@ -156,7 +157,7 @@ FROM_ROLLUPS = {
     "events_per_day": f"""
 SELECT day, event_type, CAST(sum(events) AS BIGINT) AS events
 FROM rollup_event_counts
-WHERE {EVENT_DAYS}
+WHERE {EVENT_DAYS} AND NOT bot
 GROUP BY 1, 2
 ORDER BY day, events DESC, event_type""",
     "revenue": f"""
@@ -217,6 +218,11 @@ SELECT * EXCLUDE (dt)
 FROM rollup_freshness
 WHERE {ARRIVAL_DAYS}
 ORDER BY day""",
+    "quality_bots": f"""
+SELECT day, bot_reason, CAST(events AS HUGEINT) AS events, CAST(bot_events AS HUGEINT) AS bot_events, bot_percent
+FROM rollup_bots
+WHERE {ARRIVAL_DAYS}
+ORDER BY day, bot_reason NULLS FIRST""",
 }
 
 # Identity stitching over the rollups: identities.sql's user of each browser, from the first and
@@ -345,7 +351,8 @@ def collect_from_rollups(con: duckdb.DuckDBPyConnection, root: str, options: Opt
     from_day, to_day = lake_range(con, options, "SELECT min(day), max(dt) FROM rollup_event_counts")
     span = {"from_day": from_day, "to_day": to_day}
     data: dict[str, Rows] = {}
-    for name in ("events_per_day", "revenue", "quality_verdicts", "quality_completeness", "quality_freshness"):
+    for name in ("events_per_day", "revenue", "quality_verdicts", "quality_completeness", "quality_freshness",
+                 "quality_bots"):
         data[name] = timed(name, lambda n=name: run_sql(con, FROM_ROLLUPS[n], **span))
     timed("stitching", lambda: (con.execute(STITCHED_IDENTITIES), con.execute(PERSONS), con.execute(PERSON_DAYS)))
     for name in ("active_users", "retention"):
@@ -487,6 +494,20 @@ def freshness_chart(rows: Rows, span: Span) -> go.Figure:
     return fig
 
 
+def bots_chart(rows: Rows, span: Span) -> go.Figure:
+    """The share of each arrival day's accepted events that ingest flagged as bots, stacked by the
+    rule that flagged them (the day's rows with a bot_reason add up to its total row)."""
+    reasons = sorted({r["bot_reason"] for r in rows if r["bot_reason"] is not None})
+    colour = {v: REASON_PALETTE[i % len(REASON_PALETTE)] for i, v in enumerate(reasons)}
+    fig = go.Figure(layout=layout(barmode="stack", xaxis=day_axis(span), yaxis={"title": "% of accepted events"}))
+    for v in reasons:
+        mine = [r for r in rows if r["bot_reason"] == v]
+        fig.add_bar(name=v, x=[r["day"] for r in mine], y=[r["bot_percent"] for r in mine], marker_color=colour[v],
+                    customdata=[[r["bot_events"], r["events"]] for r in mine],
+                    hovertemplate="%{customdata[0]:,} of %{customdata[1]:,} (%{y}%) " + v + "<extra></extra>")
+    return fig
+
+
 @dataclass(frozen=True)
 class Chart:
     key: str
@@ -518,6 +539,9 @@ CHARTS = [
           "Nothing arrived in this range."),
     Chart("quality_freshness", "Arrival lag", "Time from an event to its arrival: the browser's queue and the way "
           "(logarithmic scale).", "quality_freshness", freshness_chart, "Nothing arrived in this range."),
+    Chart("quality_bots", "Bot share", "Accepted events that ingest flagged as bots, per arrival day and the rule "
+          "that flagged them; every other chart counts humans only.", "quality_bots", bots_chart,
+          "No bots arrived in this range.", lambda rows: any(r["bot_reason"] is not None for r in rows)),
 ]
 
 
@@ -544,6 +568,9 @@ def kpis(data: dict[str, Rows]) -> list[tuple[str, str]]:
     out.append(("orders", f"{orders:,}"))
     out += [(f"revenue {c}", f"{v:,.2f}") for c, v in sorted(revenue.items(), key=lambda kv: -kv[1])[:3]]
     out.append(("quarantined", f"{100 * quarantined / arrived:.2f}%" if arrived else "0"))
+    days = [r for r in data["quality_bots"] if r["bot_reason"] is None]
+    accepted = sum(r["events"] for r in days)
+    out.append(("bots", f"{100 * sum(r['bot_events'] for r in days) / accepted:.2f}%" if accepted else "0"))
     if last is not None:
         out.append(("newest arrival", last.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")))
     return out

@@ -8,21 +8,27 @@ rows instead of scanning and joining 33 million events.
 
 Each rollup is one Parquet file per arrival day, `<cache>/<lake>/<rollup>/dt=<day>/<key>.parquet`:
 `<lake>` names the lake root, `<key>` is a fingerprint of the day's data files in both lake
-tables (their names and row counts, as the Delta log lists them) and of the rollups' version.
-Delta never reuses a data file's name (an append, an optimize or an erasure writes new files), so
-a day whose files are the same has the same rows: its rollups are read from the cache; a day
+tables (their names and row counts, as the Delta log lists them, and their sizes and modification
+times) and of the rollups' version. Delta never reuses a data file's name (an append, an optimize
+or an erasure writes new files); the size and time also catch a file rewritten in place under its
+name (a restored backup, a hand-made lake), which Delta itself would not notice. The table's
+version is not in the key: every append to one day makes a new version, and would summarise the
+29 unchanged days again. So a day whose files are the same has the same rows: its rollups are read from the cache; a day
 whose files changed gets new ones, computed over the changed days only, in one pass per rollup;
 a day that left the lake (retention) is no longer read, and its files are removed.
 
 The rollups, each with the arrival day `dt`:
-- `event_counts`: events per event day and type (events per day, accepted per type);
+- `event_counts`: events per event day, type and bot verdict (events per day, accepted per type);
 - `browser_days`: per browser (anonymous_id), user_id and event day, a group number `g` and the
   first and last event (identity stitching, active users, retention);
 - `browser_day_types`: per group and event type, the first and last event and every event's
   time, in order (the funnel);
 - `orders`: per order and event day, the first event's time, currency and total (revenue);
-- `completeness`, `freshness`: the generated quality queries' row for the arrival day (both
-  group by `dt`, so a day's row never depends on another day).
+- `completeness`, `freshness`, `bots`: the generated quality queries' rows for the arrival day
+  (they group by `dt`, so a day's rows never depend on another day).
+
+The person rollups (browser_days, browser_day_types) hold human events only, as the generated
+queries count them (`is_bot IS NOT TRUE`); event_counts keeps bots apart for the quality panel.
 
 tests/insights/test_rollups.py checks that the report's figures from the rollups are the
 generated queries' answers over the lake, row for row.
@@ -44,33 +50,37 @@ import insights
 import lake
 
 # Bump when a rollup's SQL or columns change: every day's key changes with it.
-VERSION = 1
+VERSION = 2
 # Days computed together: one scan of the lake per rollup and batch, a batch's events in memory.
 BATCH_DAYS = 5
 DAY = "(DATE '1970-01-01' + CAST(epoch_ms(\"timestamp\") // 86400000 AS INTEGER))"
 
 # The columns of a batch of days that the rollups of events read, with `g` numbering the
 # (browser, user_id, event day) groups of each arrival day: browser_day_types names its group by it.
+# `bot`: ingest flagged the event (the generated queries' `is_bot IS NOT TRUE` keeps the others);
+# event_counts keeps bots for the quality panel, the person rollups leave them out.
 BATCH = f"""
 CREATE OR REPLACE TEMP TABLE rollup_batch AS
-SELECT dt, anonymous_id, user_id, {DAY} AS day, event_type, "timestamp",
+SELECT dt, anonymous_id, user_id, {DAY} AS day, event_type, "timestamp", is_bot IS TRUE AS bot,
   CAST(dense_rank() OVER (PARTITION BY dt ORDER BY anonymous_id, user_id, {DAY}) AS UINTEGER) AS g
 FROM events
 WHERE dt IN {{days}}"""
 # What each rollup holds, over the batch's arrival days `{days}` (a SQL list of dt strings).
 SOURCES: dict[str, str] = {
     "event_counts": """
-SELECT dt, day, event_type, count(*) AS events
+SELECT dt, day, event_type, bot, count(*) AS events
 FROM rollup_batch
 GROUP BY ALL""",
     "browser_days": """
 SELECT dt, g, anonymous_id, user_id, day, min("timestamp") AS first_at, max("timestamp") AS last_at
 FROM rollup_batch
+WHERE NOT bot
 GROUP BY ALL""",
     "browser_day_types": """
 SELECT dt, g, event_type, min("timestamp") AS first_at, max("timestamp") AS last_at,
   list("timestamp" ORDER BY "timestamp") AS times
 FROM rollup_batch
+WHERE NOT bot
 GROUP BY ALL""",
     # As revenue.sql reads the typed view: an order's events of one (arrival day, event day).
     "orders": f"""
@@ -93,6 +103,7 @@ ORDER = {"browser_day_types": " ORDER BY event_type, g"}
 PER_DAY_QUERIES: dict[str, tuple[str, ...]] = {
     "completeness": ("received_events", "expected_events"),
     "freshness": (),
+    "bots": ("events", "bot_events"),
 }
 NAMES = (*SOURCES, *PER_DAY_QUERIES)
 
@@ -112,7 +123,7 @@ class Summary:
 
 def day_keys(con: duckdb.DuckDBPyConnection, root: str) -> dict[str, str]:
     """The cache key of every arrival day of the events table: a fingerprint of the day's files
-    in both tables and of VERSION."""
+    (name, rows, size, modification time) in both tables and of VERSION."""
     files = {table: lake.day_files(con, root, table) for table in lake.TABLES}
     keys = {}
     for day in sorted(files["events"]):

@@ -11,6 +11,10 @@
 - Dan adds to the cart before viewing the product: out of order, so he stops at step 2.
 - Eve buys in week 2 and her confirmation page tracks the order twice; she comes back in week 3.
 - Fay only looks. Gus and Hal share a browser: Gus signs in first, Hal last.
+- Two bots, which every insight but quality_bots leaves out: a crawler that views a product on
+  the 9th, and a script carrying Ana's user_id on the 16th (it must not stitch a browser to her).
+  Events that arrived before the 4th were written before ingest flagged bots (`is_bot` NULL, no
+  user-agent fields): they count as humans.
 - The quarantine holds a bad product_viewed (sent twice by a retry) that fills Ana's `seq` gap, an
   unknown event type from a browser seen nowhere else, and a body that was not an object.
 
@@ -38,8 +42,13 @@ EVENTS_SCHEMA = pa.schema([
     ("page_url", pa.string()), ("page_referrer", pa.string()), ("page_title", pa.string()),
     ("locale", pa.string()), ("timezone", pa.string()), ("screen_width", pa.int32()), ("screen_height", pa.int32()),
     ("sdk_name", pa.string()), ("sdk_version", pa.string()), ("user_agent", pa.string()), ("ip", pa.string()),
-    ("properties", pa.string()), ("dt", pa.string()),
+    ("properties", pa.string()), ("source", pa.string()), ("ua_browser", pa.string()),
+    ("ua_browser_version", pa.string()), ("ua_os", pa.string()), ("ua_device_type", pa.string()),
+    ("is_bot", pa.bool_()), ("bot_reason", pa.string()), ("geo_country", pa.string()), ("geo_region", pa.string()),
+    ("dt", pa.string()),
 ])
+# Arrival days before this one were written before ingest flagged bots.
+FIRST_FLAGGED_DAY = "2026-11-04"
 QUARANTINE_SCHEMA = pa.schema([
     ("event_id", pa.string()), ("received_at", TS), ("sent_at", TS), ("index", pa.int64()),
     ("event_type", pa.string()), ("schema_version", pa.string()), ("reason", pa.string()), ("errors", pa.string()),
@@ -66,6 +75,7 @@ class Event:
     referrer: str | None = None
     properties: dict | None = None
     lag_seconds: float = 2.0
+    bot_reason: str | None = None  # a bot: the rule of ingest that flagged it
 
     @property
     def event_id(self) -> str:
@@ -127,6 +137,12 @@ EVENTS = [
     Event(27, "g-1", "s-g-1", 1, PV, at(16, "18:00:00"), "/", user="u-gus"),
     Event(28, "g-1", "s-g-2", 2, PV, at(18, "19:00:00"), "/", user="u-hal"),
     Event(29, "g-1", "s-g-2", 3, PV, at(18, "19:05:00"), "/account"),
+    # Bots: a crawler on the 9th, a script with Ana's user_id on the 16th.
+    Event(30, "z-crawler", "s-bot-1", 1, PV, at(9, "03:00:00"), "/", bot_reason="crawler_list"),
+    Event(31, "z-crawler", "s-bot-1", 2, PR, at(9, "03:00:05"), "/p/tent", properties=product("tent", 120.0),
+          bot_reason="crawler_list"),
+    Event(32, "y-script", "s-bot-2", 1, PV, at(16, "04:00:00"), "/account", user="u-ana",
+          bot_reason="non_browser_agent"),
 ]
 
 
@@ -151,10 +167,22 @@ QUARANTINE = [
 ]
 
 
+def user_agent(e: Event) -> dict:
+    """The fields ingest derives from the request: none before it flagged bots."""
+    if e.received_at.strftime("%Y-%m-%d") < FIRST_FLAGGED_DAY:
+        return {"source": None, "ua_browser": None, "ua_browser_version": None, "ua_os": None, "ua_device_type": None,
+                "is_bot": None, "bot_reason": None, "geo_country": None, "geo_region": None}
+    bot = {"crawler_list": ("Googlebot", "2", "Other", "bot"), "non_browser_agent": ("curl", "8", "Linux", "other")}
+    browser, version, os, device = bot[e.bot_reason] if e.bot_reason else ("Chrome", "131", "Windows", "desktop")
+    return {"source": "web", "ua_browser": browser, "ua_browser_version": version, "ua_os": os, "ua_device_type": device,
+            "is_bot": e.bot_reason is not None, "bot_reason": e.bot_reason, "geo_country": "DE", "geo_region": "DE-BY"}
+
+
 def events_table() -> pa.Table:
     rows = []
     for e in EVENTS:
         page = HOST + e.path
+        dt = e.received_at.strftime("%Y-%m-%d")
         rows.append({
             "event_id": e.event_id, "event_type": e.event_type, "schema_version": "1-0-0",
             "timestamp": e.time, "client_timestamp": e.time, "sent_at": e.received_at, "received_at": e.received_at,
@@ -163,7 +191,7 @@ def events_table() -> pa.Table:
             "locale": "de-DE", "timezone": "Europe/Berlin", "screen_width": 1440, "screen_height": 900,
             "sdk_name": "driftless-js", "sdk_version": "0.1.0", "user_agent": "Mozilla/5.0", "ip": None,
             "properties": json.dumps(e.properties if e.properties is not None else {"path": e.path}),
-            "dt": e.received_at.strftime("%Y-%m-%d"),
+            **user_agent(e), "dt": dt,
         })
     return pa.Table.from_pylist(rows, schema=EVENTS_SCHEMA)
 

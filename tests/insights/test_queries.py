@@ -139,7 +139,9 @@ def test_the_day_range_reaches_the_delta_scan_as_a_partition_filter(con):
     plan = con.execute(f"EXPLAIN {query}").fetchall()[0][1]
     # The plan is drawn in boxes; without the frame and blanks the scan's filters read as one line.
     scan = re.sub(r"[│\s]", "", plan[plan.index("DELTA_SCAN"):])
-    assert "Filters:dt>='2026-11-02'ANDdt<='2026-11-23'" in scan
+    assert "dt>='2026-11-02'ANDdt<='2026-11-23'" in scan
+    # The bots too are left out by the scan itself.
+    assert "Filters:(is_botISDISTINCTFROMtrue)" in scan
 
 
 def test_retention_cohorts_by_first_week_with_every_later_week(con):
@@ -167,9 +169,10 @@ def test_verdicts_per_event_type_count_a_retried_rejection_once(con):
         ("button_clicked", "unknown_event_type", 1, 100.0),
         ("cart_item_added", "accepted", 4, 100.0),
         ("checkout_completed", "accepted", 4, 100.0),
-        ("page_viewed", "accepted", 15, 100.0),
-        ("product_viewed", "accepted", 5, 83.33),
-        ("product_viewed", "properties", 1, 16.67),
+        # Bots included: the crawler's page and product views are accepted events.
+        ("page_viewed", "accepted", 17, 100.0),
+        ("product_viewed", "accepted", 6, 85.71),
+        ("product_viewed", "properties", 1, 14.29),
         ("signed_up", "accepted", 1, 100.0),
     ]
 
@@ -179,7 +182,8 @@ def test_completeness_sees_the_lost_event_and_counts_quarantined_ones_as_deliver
         ("2026-11-02", 7, 8, 87.5),  # Ben's seq 3 never arrived
         ("2026-11-03", 5, 5, 100.0),  # Ana's seq 3 is in the quarantine, with f-2's only event
         ("2026-11-04", 2, 2, 100.0), ("2026-11-05", 4, 4, 100.0), ("2026-11-08", 1, 1, 100.0),
-        ("2026-11-09", 6, 6, 100.0), ("2026-11-10", 1, 1, 100.0), ("2026-11-16", 2, 2, 100.0),
+        # With the bots' events: the crawler's two on the 9th, the script's one on the 16th.
+        ("2026-11-09", 8, 8, 100.0), ("2026-11-10", 1, 1, 100.0), ("2026-11-16", 3, 3, 100.0),
         ("2026-11-17", 1, 1, 100.0), ("2026-11-18", 2, 2, 100.0),
     ]
 
@@ -191,9 +195,34 @@ def test_freshness_shows_the_late_event_and_the_newest_arrival(con):
     assert rows(con, "quality_freshness") == [
         ("2026-11-02", 7, 2.0, 7200.0, 7200.0, 7200.0, 1, at(2, "13:05:00")),  # Ben's two-hour-late event
         day(3, 3, "09:02:02"), day(4, 2, "23:58:32"), day(5, 4, "09:02:02"), day(8, 1, "10:00:02"),
-        day(9, 6, "15:00:02"), day(10, 1, "12:00:02"), day(16, 2, "18:00:02"), day(17, 1, "08:00:02"),
+        day(9, 8, "15:00:02"), day(10, 1, "12:00:02"), day(16, 3, "18:00:02"), day(17, 1, "08:00:02"),
         day(18, 2, "19:05:02"),
     ]
+
+
+def test_bot_share_per_arrival_day_and_rule_counts_rows_from_before_the_flag_as_humans(con):
+    def human(day: int, events: int) -> tuple:
+        return (f"2026-11-{day:02d}", None, events, 0, 0.0)
+
+    assert rows(con, "quality_bots") == [
+        # The 2nd and 3rd were written before ingest flagged bots: is_bot NULL, humans.
+        human(2, 7), human(3, 3), human(4, 2), human(5, 4), human(8, 1),
+        ("2026-11-09", None, 8, 2, 25.0), ("2026-11-09", "crawler_list", 8, 2, 25.0),
+        human(10, 1),
+        ("2026-11-16", None, 3, 1, 33.33), ("2026-11-16", "non_browser_agent", 3, 1, 33.33),
+        human(17, 1), human(18, 2),
+    ]
+
+
+def test_no_person_level_insight_counts_a_bot(con):
+    # The script carried Ana's user_id: it neither stitches its browser to her nor becomes anyone.
+    assert con.execute("SELECT count(*) FROM identities WHERE anonymous_id = 'y-script'").fetchone() == (0,)
+    assert con.execute("SELECT count(*) FROM events_stitched WHERE anonymous_id IN ('z-crawler', 'y-script')"
+                       ).fetchone() == (0,)
+    assert con.execute("SELECT count(*) FROM sessions WHERE session_id LIKE 's-bot-%'").fetchone() == (0,)
+    # The crawler's product view on the 9th is not among the day's events.
+    assert ("product_viewed", 1) in [(r["event_type"], r["events"]) for r in
+                                     insights.run(con, "events_per_day", from_day="2026-11-09", to_day="2026-11-09")]
 
 
 def test_a_range_reads_only_its_days(con):

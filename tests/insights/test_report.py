@@ -30,6 +30,7 @@ EXPECTED = {
     "quality_verdicts": {"bars": 3},  # three (event type, reason) pairs in the quarantine
     "quality_completeness": {"lines": 1, "points": 10},  # ten arrival days
     "quality_freshness": {"lines": 3, "points": 3 * 10},
+    "quality_bots": {"bars": 2},  # the crawler's day and the script's day
 }
 
 COUNT_MARKS = """() => Object.fromEntries([...document.querySelectorAll('section.chart')].map(s => [s.dataset.chart, {
@@ -73,7 +74,7 @@ def open_offline(page: Page, path: Path, fetched: list[str], console: list[str])
     page.on("pageerror", lambda error: console.append(f"pageerror: {error}"))
     page.goto(path.as_uri())
     page.wait_for_function(
-        "document.querySelectorAll('.js-plotly-plot').length === 8"
+        "document.querySelectorAll('.js-plotly-plot').length === 9"
         " && [...document.querySelectorAll('.js-plotly-plot')].every(p => p._fullLayout && p.querySelector('.main-svg'))")
 
 
@@ -96,14 +97,16 @@ def test_the_report_opens_offline_without_errors_and_draws_every_chart(report_ht
     for chart, expected in EXPECTED.items():
         assert {k: marks[chart][k] for k in expected} == expected, chart
     assert set(marks) == set(EXPECTED)
+    # Humans' events; the bots' three of the 32 accepted are in the bot share alone.
     assert "29\nevents" in kpis and "3\norders" in kpis and "170.00\nrevenue EUR" in kpis
+    assert "9.38%\nbots" in kpis
     assert (ARTIFACTS / "report.png").stat().st_size > 100_000
 
 
 def test_the_report_is_one_self_contained_file(report_html: Path):
     page = report_html.read_text(encoding="utf-8")
     assert "<script src" not in page and "<link" not in page
-    assert page.count('class="chart"') == 8
+    assert page.count('class="chart"') == 9
     assert "queries/duckdb/insights/funnel.sql" in page
 
 

@@ -2,6 +2,8 @@
 --
 -- events_per_day: How many events of each type happen per day?
 --
+-- Human events only (is_bot IS NOT TRUE); quality_bots counts the bots.
+--
 -- Reads: events (the lake table).
 -- Parameters:
 --   from_day        DATE     first day of the range (UTC), included
@@ -25,5 +27,6 @@ SELECT
 FROM events
 WHERE dt BETWEEN CAST((SELECT from_day FROM parameters) AS VARCHAR) AND CAST(date_add('day', 1, (SELECT to_day FROM parameters)) AS VARCHAR)
     AND CAST("timestamp" AS DATE) BETWEEN (SELECT from_day FROM parameters) AND (SELECT to_day FROM parameters)
+  AND is_bot IS NOT TRUE
 GROUP BY 1, 2
 ORDER BY day, events DESC, event_type;

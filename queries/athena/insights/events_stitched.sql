@@ -2,8 +2,9 @@
 --
 -- events_stitched: Who is this person across devices? Every event with a person_id.
 --
--- The columns of `events` plus `person_id`. Events a browser sent before its user signed in belong
---   to that user too, so a user on two devices is one person.
+-- The columns of `events` plus `person_id`, human events only (is_bot IS NOT TRUE): every insight
+--   that reads it leaves bots out. Events a browser sent before its user signed in belong to that
+--   user too, so a user on two devices is one person.
 --
 -- Reads: events (the lake table), identities (queries/athena/insights/identities.sql).
 -- Run once; then read the view `events_stitched`.
@@ -13,4 +14,5 @@
 CREATE OR REPLACE VIEW events_stitched AS
 SELECT e.*, coalesce(e.user_id, i.user_id, e.anonymous_id) AS person_id
 FROM events AS e
-LEFT JOIN identities AS i ON i.anonymous_id = e.anonymous_id;
+LEFT JOIN identities AS i ON i.anonymous_id = e.anonymous_id
+WHERE e.is_bot IS NOT TRUE;

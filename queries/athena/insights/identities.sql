@@ -2,8 +2,8 @@
 --
 -- identities: Which user is each browser? anonymous_id -> user_id stitching.
 --
--- From the events that carry both ids. A browser that carried several user_ids (a shared device)
---   belongs to the one it carried last.
+-- From the human events that carry both ids. A browser that carried several user_ids (a shared
+--   device) belongs to the one it carried last.
 --
 -- Reads: events (the lake table).
 -- Run once; then read the view `identities`.
@@ -18,7 +18,7 @@ CREATE OR REPLACE VIEW identities AS
 WITH links AS (
   SELECT anonymous_id, user_id, min("timestamp") AS first_seen, max("timestamp") AS last_seen
   FROM events
-  WHERE user_id IS NOT NULL
+  WHERE user_id IS NOT NULL AND is_bot IS NOT TRUE
   GROUP BY anonymous_id, user_id
 )
 SELECT

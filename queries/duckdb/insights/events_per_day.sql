@@ -2,6 +2,8 @@
 --
 -- events_per_day: How many events of each type happen per day?
 --
+-- Human events only (is_bot IS NOT TRUE); quality_bots counts the bots.
+--
 -- Reads: events (the lake table).
 -- Parameters:
 --   from_day        DATE     first day of the range (UTC), included
@@ -21,5 +23,6 @@ SELECT
 FROM events
 WHERE dt BETWEEN CAST(CAST(getvariable('from_day') AS DATE) AS VARCHAR) AND CAST((CAST(getvariable('to_day') AS DATE) + 1) AS VARCHAR)
     AND (DATE '1970-01-01' + CAST(epoch_ms("timestamp") // 86400000 AS INTEGER)) BETWEEN CAST(getvariable('from_day') AS DATE) AND CAST(getvariable('to_day') AS DATE)
+  AND is_bot IS NOT TRUE
 GROUP BY 1, 2
 ORDER BY day, events DESC, event_type;

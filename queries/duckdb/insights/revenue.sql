@@ -2,8 +2,9 @@
 --
 -- revenue: How much was sold each day?
 --
--- From the typed view checkout_completed (queries/<engine>/views.sql). An order tracked twice
---   counts once, with the total of its first event. Currencies are not converted.
+-- From the typed view checkout_completed (queries/<engine>/views.sql), which keeps humans only. An
+--   order tracked twice counts once, with the total of its first event. Currencies are not
+--   converted.
 --
 -- Reads: checkout_completed (queries/duckdb/views.sql).
 -- Parameters:

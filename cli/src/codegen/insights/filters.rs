@@ -26,3 +26,8 @@ pub fn event_days(e: Engine, days_before: i32) -> String {
 pub fn arrival_days() -> String {
     "dt BETWEEN CAST($from_day AS VARCHAR) AND CAST($to_day AS VARCHAR)".to_string()
 }
+
+/// The condition that keeps human traffic: ingest flags bots (`is_bot`, TRAFFIC rules of
+/// shared/src/ingest), and rows written before it did have `is_bot` NULL, which count as humans.
+/// `IS NOT TRUE` reads the same in DuckDB and Trino.
+pub const HUMANS: &str = "is_bot IS NOT TRUE";

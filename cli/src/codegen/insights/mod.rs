@@ -83,8 +83,8 @@ static INSIGHTS: &[Insight] = &[
         files: files!("identities"),
         kind: Kind::View,
         answers: "Which user is each browser? anonymous_id -> user_id stitching.",
-        notes: "From the events that carry both ids. A browser that carried several user_ids (a shared \
-             device) belongs to the one it carried last.",
+        notes: "From the human events that carry both ids. A browser that carried several user_ids (a \
+             shared device) belongs to the one it carried last.",
         reads: &["events"],
         columns: &[
             ("anonymous_id", "the browser (one row each)"),
@@ -102,7 +102,8 @@ static INSIGHTS: &[Insight] = &[
         files: files!("events_stitched"),
         kind: Kind::View,
         answers: "Who is this person across devices? Every event with a person_id.",
-        notes: "The columns of `events` plus `person_id`. Events a browser sent before its user \
+        notes: "The columns of `events` plus `person_id`, human events only (is_bot IS NOT TRUE): \
+             every insight that reads it leaves bots out. Events a browser sent before its user \
              signed in belong to that user too, so a user on two devices is one person.",
         reads: &["events", "identities"],
         columns: &[(
@@ -139,7 +140,7 @@ static INSIGHTS: &[Insight] = &[
         files: files!("events_per_day"),
         kind: Kind::Query,
         answers: "How many events of each type happen per day?",
-        notes: "",
+        notes: "Human events only (is_bot IS NOT TRUE); quality_bots counts the bots.",
         reads: &["events"],
         params: RANGE,
         columns: &[
@@ -216,8 +217,9 @@ static INSIGHTS: &[Insight] = &[
         files: files!("revenue"),
         kind: Kind::Query,
         answers: "How much was sold each day?",
-        notes: "From the typed view checkout_completed (queries/<engine>/views.sql). An order tracked \
-             twice counts once, with the total of its first event. Currencies are not converted.",
+        notes: "From the typed view checkout_completed (queries/<engine>/views.sql), which keeps \
+             humans only. An order tracked twice counts once, with the total of its first event. \
+             Currencies are not converted.",
         reads: &["checkout_completed"],
         params: RANGE,
         needs: &[
@@ -290,6 +292,26 @@ static INSIGHTS: &[Insight] = &[
         ],
         needs: &[],
         sql: quality::freshness,
+    },
+    Insight {
+        name: "quality_bots",
+        files: files!("quality_bots"),
+        kind: Kind::Query,
+        answers: "What share of the accepted events are bots, and which rule flagged them?",
+        notes: "Per arrival day (dt): ingest flags an event is_bot with the first rule that matched \
+             (bot_reason, docs/wire-format.md). The other insights count humans only (is_bot IS NOT \
+             TRUE: rows from before ingest flagged bots count as humans).",
+        reads: &["events"],
+        params: RANGE,
+        columns: &[
+            ("day", "arrival day (dt)"),
+            ("bot_reason", "NULL: every bot of the day; else the rule"),
+            ("events", "accepted events that day, humans and bots"),
+            ("bot_events", "of them, bots (with that reason)"),
+            ("bot_percent", "bot_events of events"),
+        ],
+        needs: &[],
+        sql: quality::bots,
     },
 ];
 

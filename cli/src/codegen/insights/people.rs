@@ -1,16 +1,17 @@
 //! Who the events are from: identity stitching, sessions, active users and retention cohorts.
 
 use super::dialect::Engine;
-use super::filters::event_days;
+use super::filters::{event_days, HUMANS};
 
-/// One row per `anonymous_id` that ever carried a `user_id`: the user it belongs to (the one it
-/// carried last), and when it was first and last seen as that user.
+/// One row per `anonymous_id` that ever carried a `user_id` in a human event: the user it belongs
+/// to (the one it carried last), and when it was first and last seen as that user.
 pub fn identities(_: Engine) -> String {
-    "CREATE OR REPLACE VIEW identities AS
+    format!(
+        "CREATE OR REPLACE VIEW identities AS
 WITH links AS (
   SELECT anonymous_id, user_id, min(\"timestamp\") AS first_seen, max(\"timestamp\") AS last_seen
   FROM events
-  WHERE user_id IS NOT NULL
+  WHERE user_id IS NOT NULL AND {HUMANS}
   GROUP BY anonymous_id, user_id
 )
 SELECT
@@ -21,16 +22,19 @@ SELECT
   count(*) AS user_ids
 FROM links
 GROUP BY anonymous_id"
-        .to_string()
+    )
 }
 
-/// Every event with the person it belongs to.
+/// Every human event with the person it belongs to: the person-level insights (sessions, active
+/// users, retention, funnel) read this view, so none of them counts bots.
 pub fn events_stitched(_: Engine) -> String {
-    "CREATE OR REPLACE VIEW events_stitched AS
+    format!(
+        "CREATE OR REPLACE VIEW events_stitched AS
 SELECT e.*, coalesce(e.user_id, i.user_id, e.anonymous_id) AS person_id
 FROM events AS e
-LEFT JOIN identities AS i ON i.anonymous_id = e.anonymous_id"
-        .to_string()
+LEFT JOIN identities AS i ON i.anonymous_id = e.anonymous_id
+WHERE e.{HUMANS}"
+    )
 }
 
 /// One row per SDK session.
@@ -58,7 +62,7 @@ GROUP BY session_id",
     )
 }
 
-/// Events per event day and type.
+/// Human events per event day and type.
 pub fn events_per_day(e: Engine) -> String {
     format!(
         "SELECT
@@ -67,6 +71,7 @@ pub fn events_per_day(e: Engine) -> String {
   count(*) AS events
 FROM events
 WHERE {range}
+  AND {HUMANS}
 GROUP BY 1, 2
 ORDER BY day, events DESC, event_type",
         day = e.utc_day("\"timestamp\""),

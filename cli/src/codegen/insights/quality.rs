@@ -1,9 +1,6 @@
-//! Data quality: what was accepted and what quarantined, delivery completeness, arrival lag.
-//! These read arrival days (`dt`): they describe what the pipeline received each day.
-//!
-//! Bot share is not here yet: the lake has no bot verdict until ingest writes `is_bot` and
-//! `bot_reason` (the traffic issue). It belongs here as one more query, the share of `is_bot`
-//! events per `dt` and `bot_reason`, with a `Need` on those columns.
+//! Data quality: what was accepted and what quarantined, delivery completeness, arrival lag, the
+//! share of bots. These read arrival days (`dt`): they describe what the pipeline received each
+//! day, bots included (the other insights count humans only).
 
 use super::dialect::Engine;
 use super::filters::arrival_days;
@@ -111,6 +108,45 @@ SELECT
 FROM lags
 ORDER BY dt",
         quantiles = e.percentiles(&lag, &["0.5", "0.95", "0.99"]),
+        range = arrival_days(),
+    )
+}
+
+/// Accepted events flagged as bots per arrival day: a row per day (`bot_reason` NULL, all bots)
+/// and one per day and reason. A row from before ingest flagged bots (`is_bot` NULL) is human.
+pub fn bots(e: Engine) -> String {
+    format!(
+        "WITH verdicts {materialized} (
+  SELECT dt, is_bot IS TRUE AS bot, bot_reason, count(*) AS events
+  FROM events
+  WHERE {range}
+  GROUP BY 1, 2, 3
+),
+days AS (
+  SELECT dt, sum(events) AS events, sum(CASE WHEN bot THEN events ELSE 0 END) AS bot_events
+  FROM verdicts
+  GROUP BY dt
+),
+reasons AS (
+  SELECT dt, coalesce(bot_reason, '(none)') AS bot_reason, sum(events) AS bot_events
+  FROM verdicts
+  WHERE bot
+  GROUP BY 1, 2
+),
+shares AS (
+  SELECT dt, CAST(NULL AS VARCHAR) AS bot_reason, events, bot_events FROM days
+  UNION ALL
+  SELECT r.dt, r.bot_reason, d.events, r.bot_events FROM reasons AS r JOIN days AS d ON d.dt = r.dt
+)
+SELECT
+  dt AS day,
+  bot_reason,
+  events,
+  bot_events,
+  round(100 * CAST(bot_events AS DOUBLE) / events, 2) AS bot_percent
+FROM shares
+ORDER BY dt, bot_reason NULLS FIRST",
+        materialized = e.materialized(),
         range = arrival_days(),
     )
 }
