@@ -599,7 +599,7 @@ def measured(cmd: list[str], label: str) -> dict:
 # INTEGER, properties as JSON text), read from the same places of the raw record, the
 # first-received copy of each event, the same order. The raw record's layout is given to
 # read_json, so DuckDB does not sample the files to guess it.
-DUCKDB_TYPES = {"string": "VARCHAR", "timestamp": "TIMESTAMPTZ", "int64": "BIGINT", "int32": "INTEGER", "json": "JSON"}
+DUCKDB_TYPES = {"string": "VARCHAR", "timestamp": "TIMESTAMPTZ", "int64": "BIGINT", "int32": "INTEGER", "boolean": "BOOLEAN", "json": "JSON"}
 
 
 def duckdb_job(columns: list[dict]) -> tuple[str, str]:

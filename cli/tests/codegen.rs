@@ -196,7 +196,7 @@ import json, sys
 import duckdb
 
 lake, views, columns = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])["tables"]["events"]
-types = {"string": "VARCHAR", "json": "VARCHAR", "timestamp": "TIMESTAMP", "int64": "BIGINT", "int32": "INTEGER"}
+types = {"string": "VARCHAR", "json": "VARCHAR", "timestamp": "TIMESTAMP", "int64": "BIGINT", "int32": "INTEGER", "boolean": "BOOLEAN"}
 con = duckdb.connect()
 con.execute("CREATE TABLE raw (" + ", ".join(f'"{c["name"]}" {types[c["type"]]}' for c in columns) + ")")
 rows = [
