@@ -27,7 +27,8 @@ ingest_url=http://127.0.0.1:$lambda_port/lambda-url/ingest/v1/batch
 # exports the same names and defaults to the tests. The web key is the example shop's (`make dev`,
 # SHOP_PORT), the e2e key the browser tests', whose pages listen on a free port each run (so it
 # names no origins), the server key that of the Python client, `driftless send` and the e2e tests;
-# the retired key is disabled, for the tests of a disabled key.
+# the retired key is disabled, for the tests of a disabled key. The web key also lists the origin of
+# the Lambda event fixtures (tests/fixtures/events), whose page is on https://shop.example.
 shop_port=${SHOP_PORT:-5173}
 web_key=${DRIFTLESS_WEB_KEY:-dk_local_web}
 e2e_key=${DRIFTLESS_E2E_KEY:-dk_local_e2e}
@@ -36,7 +37,7 @@ server_key=${DRIFTLESS_KEY:-dk_local_server}
 server_key_next=${DRIFTLESS_KEY_NEXT:-dk_local_server_next}
 retired_key=${DRIFTLESS_RETIRED_KEY:-dk_local_retired}
 export DRIFTLESS_SOURCE_KEYS="[
-  {\"key\":\"$web_key\",\"source\":\"web\",\"origins\":[\"http://127.0.0.1:$shop_port\",\"http://localhost:$shop_port\"]},
+  {\"key\":\"$web_key\",\"source\":\"web\",\"origins\":[\"http://127.0.0.1:$shop_port\",\"http://localhost:$shop_port\",\"https://shop.example\"]},
   {\"key\":\"$e2e_key\",\"source\":\"e2e\"},
   {\"key\":\"$server_key\",\"source\":\"server\"},
   {\"key\":\"$server_key_next\",\"source\":\"server\"},

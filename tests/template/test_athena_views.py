@@ -4,7 +4,8 @@ Run: .venv/bin/python -m pytest tests/template -q
 
 `driftless codegen` generates the template next to queries/athena/views.sql; template.yaml deploys
 it as the nested stack AthenaCatalog. Checked here:
-- one view per event type under schema/, and the same views as queries/athena/views.sql;
+- two views per event type under schema/ (its name, which leaves bots out, and `<name>_all`, which
+  keeps them), and the same views as queries/athena/views.sql;
 - each is a Presto view (TableType VIRTUAL_VIEW, presto_view = "true", ViewExpandedText) whose
   ViewOriginalText, once CloudFormation has resolved Fn::Sub with a database name and encoded it
   with Fn::Base64, decodes the way Trino decodes it ("/* Presto View: <base64> */", then JSON) to
@@ -106,9 +107,11 @@ def decode_presto_view(text: str) -> dict:
 def select_columns(select: str) -> list[tuple[str, str]]:
     """(output name, expression) of every item of a generated SELECT (one item per line)."""
     body = select.split("\n")[1:]
-    assert body[-2] == "FROM events" and body[-1].startswith("WHERE event_type = ")
+    end = body.index("FROM events")
+    assert body[end + 1].startswith("WHERE event_type = "), body[end:]
+    assert body[end + 2:] in ([], ["  AND is_bot IS DISTINCT FROM TRUE"]), body[end:]
     out = []
-    for line in body[:-2]:
+    for line in body[:end]:
         item = line.strip().rstrip(",")
         aliased = re.fullmatch(r'(.+) AS "([^"]+)"', item)
         if aliased:
@@ -143,8 +146,18 @@ def events_table_columns() -> dict[str, str]:
 def test_one_view_per_event_type_and_the_same_views_as_the_sql(views, sql_selects):
     event_types = sorted(p.name for p in SCHEMA.iterdir() if p.is_dir())
     assert event_types
-    assert sorted(views) == event_types
-    assert sorted(sql_selects) == event_types
+    names = sorted(n for t in event_types for n in (t, f"{t}_all"))
+    assert sorted(views) == names
+    assert sorted(sql_selects) == names
+
+
+def test_the_view_of_an_event_type_leaves_bots_out_and_its_all_twin_keeps_them(sql_selects):
+    for name, select in sql_selects.items():
+        hides_bots = select.endswith("\n  AND is_bot IS DISTINCT FROM TRUE")
+        assert hides_bots != name.endswith("_all"), name
+        if hides_bots:
+            twin = sql_selects[f"{name}_all"]
+            assert select.removesuffix("\n  AND is_bot IS DISTINCT FROM TRUE") == twin, name
 
 
 def test_views_are_presto_views(views):
