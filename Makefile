@@ -157,9 +157,10 @@ test-shop: sdk/dist/.built examples/shop/node_modules/.installed
 # Builds use every core; only the measured runs are pinned to one (taskset), so per-core figures
 # stay comparable and the build stays fast.
 bench: $(VENV)/.installed
-	@echo "== ingest: parse + validate + enrich + pack, one core"
+	@echo "== ingest: parse + validate + enrich + pack, one core (geo from the test GeoIP database)"
 	cargo build --quiet --release -p driftless --example ingest_bench
-	taskset -c 0 target/release/examples/ingest_bench
+	mkdir -p $(STATE) && $(PY) tests/fixtures/geo/build_mmdb.py $(STATE)/bench-city.mmdb
+	taskset -c 0 target/release/examples/ingest_bench $(STATE)/bench-city.mmdb
 	@echo "== ingest: stripped release binary (host target)"
 	cargo build --quiet --release -p ingest
 	@ls -l target/release/ingest | awk '{printf "target/release/ingest: %.1f MiB\n", $$5 / 1048576}'

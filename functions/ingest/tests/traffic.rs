@@ -165,6 +165,35 @@ async fn a_preflight_is_answered_for_a_keys_origin_and_allows_the_key_header() {
 }
 
 #[tokio::test]
+async fn a_key_without_origins_is_taken_from_any_page_which_can_read_the_answer() {
+    let sink = MemorySink::default();
+    let svc = keyed(&sink);
+    let page = [("origin", "http://127.0.0.1:41234")];
+    let (status, body, response) =
+        call(&svc, request(Body::Text(body_with_key("dk_backend")), &page)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "http://127.0.0.1:41234"
+    );
+    let rec = &sink.lines("driftless-events")[0];
+    assert_eq!(rec["source"], "backend");
+    assert_eq!(rec["is_bot"], false, "a server key's caller is no browser");
+    // A refusal is answered with CORS headers too: the SDK reads the 401 and drops the batch
+    // instead of retrying what it takes for a network error.
+    let (status, _, response) = call(
+        &svc,
+        request(Body::Text(batch(vec![event(1, "a")])), &page),
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "http://127.0.0.1:41234"
+    );
+}
+
+#[tokio::test]
 async fn a_browser_event_is_stored_with_its_source_parsed_user_agent_and_no_bot_flag() {
     let sink = MemorySink::default();
     let svc = keyed(&sink);

@@ -142,7 +142,7 @@ impl<S: RecordSink, C: Clock> Ingest<S, C> {
             keys: None,
             // The parser is the process's (built once); it fails only for a broken build,
             // which the function reports at cold start.
-            enricher: Enricher::new(agent::shared().ok(), None),
+            enricher: Enricher::new(agent::shared().ok()),
         }
     }
 
@@ -184,7 +184,7 @@ impl<S: RecordSink, C: Clock> Ingest<S, C> {
 
     async fn answer(&self, req: &HttpRequest<'_>, deadline: Instant) -> HttpResponse {
         let started = std::time::Instant::now();
-        let cors = match self.cors_headers(req.origin) {
+        let cors = match self.cors_headers(req.origin, req.method == "OPTIONS") {
             Ok(headers) => headers,
             Err(err) => return self.reject_request(&err, Vec::new()),
         };
@@ -426,14 +426,20 @@ impl<S: RecordSink, C: Clock> Ingest<S, C> {
 
     /// CORS, answered here and nowhere else: any origin when no allow-list is set, otherwise only
     /// the listed ones. A request without `Origin` is not from a browser and needs no headers.
-    /// With source keys, an origin is answered when an enabled key lists it; a key without
-    /// origins (a server-side client's) is checked on the request itself.
-    fn cors_headers(&self, origin: Option<&str>) -> Result<Vec<(&'static str, String)>> {
+    /// With source keys, a preflight (which carries no key) is answered for the origins an enabled
+    /// key lists; a request is answered for its origin, which its key then allows or refuses in
+    /// `process`: a browser key only from its origins, a key without origins from anywhere. Its
+    /// refusal (401, 403) is readable by the page, so the SDK drops the batch instead of retrying.
+    fn cors_headers(
+        &self,
+        origin: Option<&str>,
+        preflight: bool,
+    ) -> Result<Vec<(&'static str, String)>> {
         let Some(origin) = origin else {
             return Ok(Vec::new());
         };
         let allowed = match (&self.keys, &self.config.allowed_origins) {
-            (Some(keys), _) if keys.allows_origin(origin) => origin.to_string(),
+            (Some(keys), _) if !preflight || keys.allows_origin(origin) => origin.to_string(),
             (Some(_), _) => return Err(Error::OriginNotAllowed(origin.to_string())),
             (None, None) => "*".to_string(),
             (None, Some(list)) if list.iter().any(|o| o == origin.trim_end_matches('/')) => {

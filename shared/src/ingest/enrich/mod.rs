@@ -71,8 +71,8 @@ pub struct Enricher {
 impl Enricher {
     /// `agents` is `None` only when the bundled regexes failed to compile, which the function
     /// reports at cold start.
-    pub fn new(agents: Option<&'static AgentParser>, geo: Option<GeoDb>) -> Enricher {
-        Enricher { agents, geo }
+    pub fn new(agents: Option<&'static AgentParser>) -> Enricher {
+        Enricher { agents, geo: None }
     }
 
     pub fn with_geo(mut self, geo: GeoDb) -> Enricher {
@@ -204,7 +204,7 @@ mod tests {
     }
 
     fn enricher() -> Enricher {
-        Enricher::new(agent::shared().ok(), None)
+        Enricher::new(agent::shared().ok())
     }
 
     fn traffic(from: Origin<'_>) -> Value {
