@@ -169,8 +169,11 @@ async fn a_key_without_origins_is_taken_from_any_page_which_can_read_the_answer(
     let sink = MemorySink::default();
     let svc = keyed(&sink);
     let page = [("origin", "http://127.0.0.1:41234")];
-    let (status, body, response) =
-        call(&svc, request(Body::Text(body_with_key("dk_backend")), &page)).await;
+    let (status, body, response) = call(
+        &svc,
+        request(Body::Text(body_with_key("dk_backend")), &page),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         response.headers()["access-control-allow-origin"],
@@ -181,11 +184,8 @@ async fn a_key_without_origins_is_taken_from_any_page_which_can_read_the_answer(
     assert_eq!(rec["is_bot"], false, "a server key's caller is no browser");
     // A refusal is answered with CORS headers too: the SDK reads the 401 and drops the batch
     // instead of retrying what it takes for a network error.
-    let (status, _, response) = call(
-        &svc,
-        request(Body::Text(batch(vec![event(1, "a")])), &page),
-    )
-    .await;
+    let (status, _, response) =
+        call(&svc, request(Body::Text(batch(vec![event(1, "a")])), &page)).await;
     assert_eq!(status, 401);
     assert_eq!(
         response.headers()["access-control-allow-origin"],
