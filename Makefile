@@ -161,6 +161,8 @@ bench: $(VENV)/.installed
 	cargo build --quiet --release -p driftless --example ingest_bench
 	mkdir -p $(STATE) && $(PY) tests/fixtures/geo/build_mmdb.py $(STATE)/bench-city.mmdb
 	taskset -c 0 target/release/examples/ingest_bench $(STATE)/bench-city.mmdb
+	@echo "== ingest: what enrichment costs in instructions per event (callgrind counts the same on a busy machine)"
+	$(PY) scripts/bench_enrich_instructions.py target/release/examples/ingest_bench $(STATE)/bench-city.mmdb
 	@echo "== ingest: stripped release binary (host target)"
 	cargo build --quiet --release -p ingest
 	@ls -l target/release/ingest | awk '{printf "target/release/ingest: %.1f MiB\n", $$5 / 1048576}'

@@ -9,6 +9,10 @@
 //! cache holds them), and, as the worst case, a user agent never seen before on every request.
 //! `ingest_bench [GEOIP.mmdb]`: the database the geo lookup uses (`make bench` builds a small
 //! one; a real City database's deeper tree costs more per lookup).
+//!
+//! `INGEST_BENCH_PASSES=<plain|warm|cold>:<n>` runs only `n` passes of one of the three and prints
+//! nothing: what `scripts/bench_enrich_instructions.py` counts the instructions of under callgrind,
+//! a figure that a busy machine does not move. `INGEST_BENCH_BATCHES` makes the corpus smaller.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -74,8 +78,8 @@ fn event(n: usize) -> Value {
     })
 }
 
-fn corpus() -> Vec<Vec<u8>> {
-    (0..BATCHES)
+fn corpus(batches: usize) -> Vec<Vec<u8>> {
+    (0..batches)
         .map(|b| {
             let events: Vec<Value> = (0..EVENTS_PER_BATCH)
                 .map(|i| event(b * EVENTS_PER_BATCH + i))
@@ -117,9 +121,15 @@ fn user_agents() -> Vec<String> {
 const KEYS: &str = r#"[{"key": "dk_bench", "source": "web", "origins": ["https://shop.example"]}]"#;
 
 fn main() {
-    let corpus = corpus();
+    let batches = std::env::var("INGEST_BENCH_BATCHES")
+        .ok()
+        .map_or(BATCHES, |n| {
+            n.parse()
+                .expect("INGEST_BENCH_BATCHES: a number of batches")
+        });
+    let corpus = corpus(batches);
     let bytes: usize = corpus.iter().map(Vec::len).sum();
-    let events = BATCHES * EVENTS_PER_BATCH;
+    let events = batches * EVENTS_PER_BATCH;
     let service = Ingest::new(
         Registry::embedded().expect("schemas"),
         IngestConfig::default(),
@@ -159,7 +169,7 @@ fn main() {
         source_ip: Some("203.0.113.7"),
     };
     let agents: Vec<&'static str> = agents.into_iter().map(|a| &*a.leak()).collect();
-    let unique: Vec<&'static str> = (0..BATCHES * 6)
+    let unique: Vec<&'static str> = (0..batches * 6)
         .map(|i| &*format!("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.{i}.0 Safari/537.36").leak())
         .collect();
 
@@ -182,43 +192,63 @@ fn main() {
         "the keyed path accepts them too"
     );
 
+    let pass_plain = || {
+        for (i, batch) in corpus.iter().enumerate() {
+            let caller = plain_caller(agents[i % agents.len()]);
+            black_box(
+                service
+                    .process(black_box(batch), caller, 1_795_876_223_000)
+                    .expect("valid"),
+            );
+        }
+    };
+    let pass_warm = || {
+        for (i, batch) in corpus.iter().enumerate() {
+            let caller = browser(agents[i % agents.len()]);
+            black_box(
+                enriched
+                    .process(black_box(batch), caller, 1_795_876_223_000)
+                    .expect("valid"),
+            );
+        }
+    };
+    let mut fresh = unique.iter().copied().cycle();
+    let mut pass_cold = || {
+        for batch in &corpus {
+            let caller = browser(fresh.next().expect("endless"));
+            black_box(
+                enriched
+                    .process(black_box(batch), caller, 1_795_876_223_000)
+                    .expect("valid"),
+            );
+        }
+    };
+
+    if let Ok(only) = std::env::var("INGEST_BENCH_PASSES") {
+        let (mode, n) = only
+            .split_once(':')
+            .and_then(|(m, n)| Some((m, n.parse::<usize>().ok()?)))
+            .expect("INGEST_BENCH_PASSES: <plain|warm|cold>:<n>");
+        for _ in 0..n {
+            match mode {
+                "plain" => pass_plain(),
+                "warm" => pass_warm(),
+                "cold" => pass_cold(),
+                other => panic!("INGEST_BENCH_PASSES: {other:?} is not plain, warm or cold"),
+            }
+        }
+        return;
+    }
+
     // The runs alternate, round after round, so a disturbance of the machine hits each alike;
     // each keeps its best round.
     let mut ours = Duration::MAX;
     let mut with_enrichment = Duration::MAX;
     let mut cold_cache = Duration::MAX;
-    let mut fresh = unique.iter().copied().cycle();
     for _ in 0..5 {
-        ours = ours.min(timed(|| {
-            for (i, batch) in corpus.iter().enumerate() {
-                let caller = plain_caller(agents[i % agents.len()]);
-                black_box(
-                    service
-                        .process(black_box(batch), caller, 1_795_876_223_000)
-                        .expect("valid"),
-                );
-            }
-        }));
-        with_enrichment = with_enrichment.min(timed(|| {
-            for (i, batch) in corpus.iter().enumerate() {
-                let caller = browser(agents[i % agents.len()]);
-                black_box(
-                    enriched
-                        .process(black_box(batch), caller, 1_795_876_223_000)
-                        .expect("valid"),
-                );
-            }
-        }));
-        cold_cache = cold_cache.min(timed(|| {
-            for batch in &corpus {
-                let caller = browser(fresh.next().expect("endless"));
-                black_box(
-                    enriched
-                        .process(black_box(batch), caller, 1_795_876_223_000)
-                        .expect("valid"),
-                );
-            }
-        }));
+        ours = ours.min(timed(pass_plain));
+        with_enrichment = with_enrichment.min(timed(pass_warm));
+        cold_cache = cold_cache.min(timed(&mut pass_cold));
     }
     let plain = best_of(5, || {
         for batch in &corpus {
@@ -228,7 +258,7 @@ fn main() {
 
     let rate = |d: Duration| events as f64 / d.as_secs_f64();
     let mbps = |d: Duration| bytes as f64 / 1e6 / d.as_secs_f64();
-    println!("corpus: {events} events in {BATCHES} batches of {EVENTS_PER_BATCH}, {:.0} bytes/event, {:.1} MB", bytes as f64 / events as f64, bytes as f64 / 1e6);
+    println!("corpus: {events} events in {batches} batches of {EVENTS_PER_BATCH}, {:.0} bytes/event, {:.1} MB", bytes as f64 / events as f64, bytes as f64 / 1e6);
     println!("{:<44} {:>12} {:>10}", "one core", "events/s", "MB/s");
     println!(
         "{:<44} {:>12.0} {:>10.1}",
