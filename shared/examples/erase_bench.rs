@@ -67,20 +67,80 @@ fn args() -> Args {
     a
 }
 
+/// splitmix64: the generator's dice, so a run makes the same day every time.
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// One event as ingest stores it, with the spread of a real shop's traffic (random ids and
+/// times, many pages and products, several browsers and locales), so its Parquet is about as
+/// large as real data's: a day of near-identical rows would compress to almost nothing and
+/// make rewriting a file look free.
 fn event(id: u64, hour: u32, anonymous: &str, user: Option<&str>) -> String {
-    let types = [
+    const TYPES: [&str; 4] = [
         "page_viewed",
         "product_viewed",
         "cart_item_added",
         "checkout_started",
     ];
+    const TITLES: [&str; 6] = [
+        "Trail runner",
+        "Rain jacket",
+        "Merino socks",
+        "Summit pack 30L",
+        "Headlamp",
+        "Your basket",
+    ];
+    const LOCALES: [(&str, &str); 5] = [
+        ("de-DE", "Europe/Berlin"),
+        ("en-GB", "Europe/London"),
+        ("fr-FR", "Europe/Paris"),
+        ("en-US", "America/New_York"),
+        ("nl-NL", "Europe/Amsterdam"),
+    ];
+    const AGENTS: [&str; 4] = [
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:132.0) Gecko/20100101 Firefox/132.0",
+    ];
+    let r = mix(id);
+    let pick = |salt: u64, n: usize| (mix(r ^ salt) % n as u64) as usize;
+    let at = u64::from(hour) * 3_600_000 + mix(r ^ 1) % 3_600_000;
+    let skew = mix(r ^ 2) % 1_500;
+    let clock = |ms: u64| {
+        let (h, m, s, f) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
+        format!("{DAY}T{h:02}:{m:02}:{s:02}.{f:03}Z")
+    };
     let user = user.map_or("null".to_string(), |u| format!("\"{u}\""));
-    let (m, s) = (id / 60 % 60, id % 60);
+    let product = mix(r ^ 3) % 3_000;
+    let (locale, zone) = LOCALES[pick(4, LOCALES.len())];
     format!(
-        r#"{{"event_id":"0193{id:028x}","event_type":"{}","schema_version":"1-0-0","timestamp":"{DAY}T{hour:02}:{m:02}:{s:02}.000Z","client_timestamp":"{DAY}T{hour:02}:{m:02}:{s:02}.000Z","sent_at":"{DAY}T{hour:02}:{m:02}:{s:02}.000Z","received_at":"{DAY}T{hour:02}:{m:02}:{s:02}.400Z","anonymous_id":"{anonymous}","user_id":{user},"session_id":"s-{anonymous}-{hour}","seq":{id},"context":{{"page":{{"url":"https://shop.example/p/sku-{:03}","referrer":"https://www.example.com/","title":"Trail runner"}},"locale":"de-DE","timezone":"Europe/Berlin","screen":{{"width":1440,"height":900}},"sdk":{{"name":"driftless-js","version":"0.3.0"}}}},"properties":{{"product_id":"sku-{:03}","price":129.0,"currency":"EUR"}},"user_agent":"Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) AppleWebKit/605.1.15 Safari/605.1.15","ip":null}}"#,
-        types[(id % 4) as usize],
-        id % 997,
-        id % 997
+        r#"{{"event_id":"{:016x}{:016x}","event_type":"{}","schema_version":"1-0-0","timestamp":"{}","client_timestamp":"{}","sent_at":"{}","received_at":"{}","anonymous_id":"{anonymous}","user_id":{user},"session_id":"s-{:012x}","seq":{},"context":{{"page":{{"url":"https://shop.example/p/sku-{product:04}?ref={:x}","referrer":"https://www.example.com/search?q={:x}","title":"{}"}},"locale":"{locale}","timezone":"{zone}","screen":{{"width":{},"height":{}}},"sdk":{{"name":"driftless-js","version":"0.3.0"}}}},"properties":{{"product_id":"sku-{product:04}","price":{}.{:02},"currency":"EUR"}},"user_agent":"{}","ip":null}}"#,
+        mix(r ^ 5),
+        mix(r ^ 6),
+        TYPES[pick(7, TYPES.len())],
+        clock(at),
+        clock(at.saturating_sub(skew)),
+        clock(at + mix(r ^ 8) % 4_000),
+        clock(at + 4_000 + mix(r ^ 9) % 2_000),
+        // One session per browser and hour.
+        mix(anonymous
+            .bytes()
+            .fold(u64::from(hour), |h, b| mix(h ^ u64::from(b))))
+            >> 16,
+        id % 500,
+        mix(r ^ 11) % 0xffff,
+        mix(r ^ 12) % 0xfffff,
+        TITLES[pick(13, TITLES.len())],
+        [360, 390, 1280, 1440, 1920][pick(14, 5)],
+        [640, 844, 720, 900, 1080][pick(15, 5)],
+        5 + mix(r ^ 16) % 300,
+        mix(r ^ 17) % 100,
+        AGENTS[pick(18, AGENTS.len())],
     )
 }
 
@@ -94,10 +154,10 @@ fn write_hour(root: &Path, hour: u32, bytes: u64, first_id: &mut u64) {
     while written < bytes {
         let id = *first_id;
         *first_id += 1;
-        let anon = format!("anon-{:06}", id / 40 % 200_000);
+        let anon = format!("anon-{:012x}", mix(id / 40 % 200_000) >> 16);
         let user = id
             .is_multiple_of(5)
-            .then(|| format!("user-{:06}", id / 40 % 200_000));
+            .then(|| format!("user-{:08x}", mix(id / 40 % 200_000) >> 32));
         let line = event(id, hour, &anon, user.as_deref());
         written += line.len() as u64 + 1;
         writeln!(out, "{line}").unwrap();
@@ -283,7 +343,8 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let base = a.workdir.join(format!("base-{}mb", a.size_mb));
+        // Named by the generator's version: a changed generator makes a new day.
+        let base = a.workdir.join(format!("base-v2-{}mb", a.size_mb));
         if !base.join("lake/events/_delta_log").is_dir() {
             let _ = std::fs::remove_dir_all(&base);
             std::fs::create_dir_all(&base).unwrap();
