@@ -8,7 +8,9 @@
 //! `exclusiveMinimum`, `exclusiveMaximum`, `items`, `minItems`, `maxItems`, plus the annotations
 //! `$schema`, `$id`, `title`, `description`, `examples`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
 use std::fmt;
 use std::path::Path;
 
@@ -429,9 +431,11 @@ pub struct EventSchema {
 #[derive(Debug, Clone)]
 pub struct Registry {
     envelope: Node,
-    by_type: HashMap<String, BTreeMap<SchemaVer, EventSchema>>,
+    // Fx hashing: looked up for every event, and SipHash's flood resistance buys nothing for a
+    // map that is built once from our own schemas and only read (a caller's keys insert nothing).
+    by_type: FxHashMap<String, BTreeMap<SchemaVer, EventSchema>>,
     /// Versions as written on the wire, for a lookup that needs no parse on the hot path.
-    by_wire: HashMap<String, HashMap<String, SchemaVer>>,
+    by_wire: FxHashMap<String, FxHashMap<String, SchemaVer>>,
 }
 
 impl Registry {
@@ -492,8 +496,8 @@ impl Registry {
         })?;
         let mut registry = Registry {
             envelope,
-            by_type: HashMap::new(),
-            by_wire: HashMap::new(),
+            by_type: FxHashMap::default(),
+            by_wire: FxHashMap::default(),
         };
         for (file, text) in sources {
             let schema = compile_file(&file, &text)?;

@@ -81,18 +81,41 @@ pub fn format_rfc3339(ms: EpochMillis) -> String {
 }
 
 /// Appends the `format_rfc3339` form of `ms` to `out` without an intermediate allocation.
+/// Digits are written by hand: `write!` made this a ninth of ingest's time per event (two
+/// stamps per stored record).
 pub fn write_rfc3339(out: &mut String, ms: EpochMillis) {
-    use std::fmt::Write;
     let (year, month, day) = civil_from_days(ms.div_euclid(86_400_000));
     let in_day = ms.rem_euclid(86_400_000);
-    let _ = write!(
-        out,
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        in_day / 3_600_000,
-        in_day / 60_000 % 60,
-        in_day / 1_000 % 60,
-        in_day % 1_000
-    );
+    if !(0..=9999).contains(&year) {
+        // Outside four digits (never a stamp ingest accepts): the general formatter, which
+        // writes the sign and every digit.
+        use std::fmt::Write;
+        let _ = write!(
+            out,
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+            in_day / 3_600_000,
+            in_day / 60_000 % 60,
+            in_day / 1_000 % 60,
+            in_day % 1_000
+        );
+        return;
+    }
+    let mut text = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, width: usize, mut n: i64| {
+        for i in (at..at + width).rev() {
+            text[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    };
+    put(0, 4, year);
+    put(5, 2, month);
+    put(8, 2, day);
+    put(11, 2, in_day / 3_600_000);
+    put(14, 2, in_day / 60_000 % 60);
+    put(17, 2, in_day / 1_000 % 60);
+    put(20, 3, in_day % 1_000);
+    // Only ASCII digits and separators were written.
+    out.push_str(std::str::from_utf8(&text).unwrap_or_default());
 }
 
 fn digits(b: &[u8]) -> Option<i64> {
@@ -189,6 +212,39 @@ mod tests {
             "1969-07-20T20:17:40.000Z",
         ] {
             assert_eq!(format_rfc3339(parse_rfc3339(s).unwrap()), s);
+        }
+    }
+
+    #[test]
+    fn writes_every_stamp_as_the_general_formatter_does() {
+        let general = |ms: EpochMillis| {
+            let (year, month, day) = civil_from_days(ms.div_euclid(86_400_000));
+            let t = ms.rem_euclid(86_400_000);
+            format!(
+                "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+                t / 3_600_000,
+                t / 60_000 % 60,
+                t / 1_000 % 60,
+                t % 1_000
+            )
+        };
+        let year_one = -62_135_596_800_000;
+        let year_ten_thousand = 253_402_300_800_000;
+        // A stride prime to every unit, from before year 1 to after year 9999.
+        let mut ms = year_one - 86_400_000;
+        while ms < year_ten_thousand + 86_400_000 {
+            assert_eq!(format_rfc3339(ms), general(ms), "{ms}");
+            ms += 7_777_777_777;
+        }
+        for ms in [
+            year_one,
+            year_one - 1,
+            year_ten_thousand,
+            year_ten_thousand - 1,
+            0,
+            -1,
+        ] {
+            assert_eq!(format_rfc3339(ms), general(ms), "{ms}");
         }
     }
 }

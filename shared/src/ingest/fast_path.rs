@@ -18,7 +18,7 @@ use serde_json::{Number, Value};
 
 use super::enrich::RequestContext;
 use crate::config::Limits;
-use crate::record::event::{write, EventFields, SERVER_FIELDS};
+use crate::record::event::{write, write_str, write_verbatim, EventFields, SERVER_FIELDS};
 use crate::schema::{EventSchema, JsonType, Lookup, Node, Registry};
 
 /// Nesting beyond this gives up: well inside `serde_json`'s recursion limit, so a document the
@@ -187,7 +187,10 @@ impl<'de> Visitor<'de> for &mut EventRead<'de, '_> {
                             if !string_ok(node, s, limits.max_string_length) {
                                 return Err(give_up());
                             }
-                            write_json(self.out, s);
+                            // Borrowed from the text, so it had no escape, and valid JSON holds
+                            // no raw `"` or control character in a string: `serde_json` would
+                            // write it as it was.
+                            write_verbatim(self.out, s);
                             Some(s)
                         }
                         _ => {
@@ -382,11 +385,20 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
         }
     }
 
+    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<(), E> {
+        if !string_ok(self.node, s, self.max_string) {
+            return Err(give_up());
+        }
+        // As the envelope's borrowed strings: nothing in it to escape.
+        write_verbatim(self.out, s);
+        Ok(())
+    }
+
     fn visit_str<E: de::Error>(self, s: &str) -> Result<(), E> {
         if !string_ok(self.node, s, self.max_string) {
             return Err(give_up());
         }
-        write_json(self.out, s);
+        write_str(self.out, s);
         Ok(())
     }
 
@@ -445,7 +457,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
                 self.out.push(b',');
             }
             let (name, child) = &node.properties[i];
-            write_json(self.out, name.as_str());
+            write_str(self.out, name.as_str());
             self.out.push(b':');
             map.next_value_seed(self.child(child))?;
         }

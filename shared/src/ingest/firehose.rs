@@ -58,6 +58,12 @@ impl RecordPacker {
         self.lines += 1;
     }
 
+    /// Room for about `bytes` of lines in the first record, so a batch's lines are not copied
+    /// again each time the record grows.
+    pub fn reserve(&mut self, bytes: usize) {
+        self.current.reserve(bytes.min(self.max_record_bytes));
+    }
+
     pub fn lines(&self) -> usize {
         self.lines
     }

@@ -5,6 +5,7 @@
 //! the [`HttpResponse`] back, so tests drive the real service with a fixed clock and any sink.
 //!
 //! - [`body`]: media types, size limits, gzip with a cap.
+//! - [`batch`]: the batch's `sent_at`, `key` and event texts, in one scan of the body.
 //! - [`event`]: one event's verdict (envelope, limits, schema), the reference path.
 //! - [`fast_path`]: a valid event checked and stored in one read of its text, no `Value` tree.
 //! - [`keys`]: source keys, which site or app sent a request.
@@ -12,6 +13,7 @@
 //! - [`firehose`]: packing lines into records and delivering them with retries.
 //! - [`error`]: ingest's errors and their HTTP mapping.
 
+pub mod batch;
 pub mod body;
 pub mod enrich;
 pub mod error;
@@ -20,11 +22,10 @@ pub mod fast_path;
 pub mod firehose;
 pub mod keys;
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use tokio::time::Instant;
@@ -93,17 +94,6 @@ pub struct ProcessedBatch {
 struct Verdicts<'a> {
     accepted: usize,
     rejected: &'a [RejectedEvent],
-}
-
-#[derive(Deserialize)]
-struct BatchIn<'a> {
-    #[serde(borrow, default)]
-    sent_at: Option<&'a RawValue>,
-    /// The source key, for `sendBeacon`, which cannot set headers.
-    #[serde(borrow, default)]
-    key: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    events: Vec<&'a RawValue>,
 }
 
 /// What the request carried besides its body, for enrichment.
@@ -302,20 +292,31 @@ impl<S: RecordSink, C: Clock> Ingest<S, C> {
         caller: Caller<'_>,
         received_at: EpochMillis,
     ) -> Result<ProcessedBatch> {
-        let limits = &self.config.limits;
-        let batch: BatchIn<'_> = serde_json::from_slice(json).map_err(|e| match e.classify() {
-            serde_json::error::Category::Data => Error::NotABatch(format!(
-                "{e}: send {{\"sent_at\": \"<RFC 3339>\", \"events\": [...]}}"
-            )),
-            _ => Error::MalformedJson(e),
-        })?;
-        let sent_at_raw = match batch.sent_at.map(|raw| serde_json::from_str::<Cow<'_, str>>(raw.get())) {
-            Some(Ok(s)) => s,
-            _ => {
-                return Err(Error::NotABatch(
-                    "sent_at is required: the client's clock when the batch was sent, as an RFC 3339 string".into(),
-                ))
+        if let Some(batch) = batch::split(json) {
+            if let Some(done) = self.process_batch(batch, true, caller, received_at)? {
+                return Ok(done);
             }
+        }
+        // A body the scan did not take, or one of whose events is not JSON: serde reads it, and
+        // every event of its batch is JSON.
+        self.process_batch(batch::parse(json)?, false, caller, received_at)?
+            .ok_or_else(|| Error::NotABatch("an event is not valid JSON".into()))
+    }
+
+    /// One batch, found by the scan (`split`) or by serde. `None` when an event is not valid
+    /// JSON: for the scan's batch, serde must judge the whole body; serde's has none.
+    fn process_batch(
+        &self,
+        batch: batch::Batch<'_>,
+        split: bool,
+        caller: Caller<'_>,
+        received_at: EpochMillis,
+    ) -> Result<Option<ProcessedBatch>> {
+        let limits = &self.config.limits;
+        let Some(sent_at_raw) = batch.sent_at else {
+            return Err(Error::NotABatch(
+                "sent_at is required: the client's clock when the batch was sent, as an RFC 3339 string".into(),
+            ));
         };
         let sent_at = parse_rfc3339(&sent_at_raw).ok_or_else(|| {
             Error::NotABatch(format!("sent_at {sent_at_raw:?} is not an RFC 3339 date-time such as 2026-11-28T14:30:22.123Z"))
@@ -351,12 +352,13 @@ impl<S: RecordSink, C: Clock> Ingest<S, C> {
         };
         let received_at_text = format_rfc3339(received_at);
         let mut events = RecordPacker::default();
+        // A stored record is its event plus the server's fields (a few hundred bytes).
+        events.reserve(batch.events.iter().map(|e| e.len() + 384).sum());
         let mut quarantine = RecordPacker::default();
         let mut out = ProcessedBatch::default();
         let mut line = Vec::with_capacity(1024);
         let mut scratch = fast_path::Scratch::default();
-        for (index, raw) in batch.events.iter().enumerate() {
-            let text = raw.get();
+        for (index, &text) in batch.events.iter().enumerate() {
             line.clear();
             if fast_path::accept(text, &self.registry, limits, &ctx, &mut scratch, &mut line) {
                 events.push_line(&line);
@@ -366,6 +368,9 @@ impl<S: RecordSink, C: Clock> Ingest<S, C> {
             // Parsed once: a rejected event's id and type for the quarantine record come from
             // the same value its verdict was made on.
             let parsed = serde_json::from_str::<Value>(text);
+            if split && parsed.is_err() {
+                return Ok(None);
+            }
             let verdict = match &parsed {
                 Ok(value) => check_event(value, text.len(), &self.registry, limits),
                 Err(e) => Err(not_an_object(format!("is not valid JSON: {e}"))),
@@ -389,6 +394,10 @@ impl<S: RecordSink, C: Clock> Ingest<S, C> {
                             .as_ref()
                             .and_then(|v| v.get(k))
                             .and_then(Value::as_str)
+                    };
+                    // Valid JSON: serde's RawValue, or the scan's event, which parsed above.
+                    let Ok(raw) = serde_json::from_str::<&RawValue>(text) else {
+                        return Ok(None);
                     };
                     QuarantineRecord {
                         received_at: received_at_text.clone(),
@@ -421,7 +430,7 @@ impl<S: RecordSink, C: Clock> Ingest<S, C> {
         }
         out.events_records = events.finish();
         out.quarantine_records = quarantine.finish();
-        Ok(out)
+        Ok(Some(out))
     }
 
     /// CORS, answered here and nowhere else: any origin when no allow-list is set, otherwise only

@@ -133,12 +133,12 @@ pub fn write(out: &mut Vec<u8>, event: &impl EventFields, server: &ServerFields<
         event_field(out, event, key);
     }
     write_rfc3339(&mut stamp, server.timestamp);
-    str_field(out, "timestamp", &stamp);
+    stamp_field(out, "timestamp", &stamp);
     str_field(out, "client_timestamp", event.client_timestamp());
     str_field(out, "sent_at", server.sent_at_raw);
     stamp.clear();
     write_rfc3339(&mut stamp, server.received_at);
-    str_field(out, "received_at", &stamp);
+    stamp_field(out, "received_at", &stamp);
     for key in ["anonymous_id", "user_id", "session_id", "seq"] {
         event_field(out, event, key);
     }
@@ -176,10 +176,61 @@ fn key(out: &mut Vec<u8>, key: &str) {
     out.extend_from_slice(b"\":");
 }
 
+/// A stamp `write_rfc3339` wrote: digits and separators, nothing to escape.
+fn stamp_field(out: &mut Vec<u8>, name: &str, stamp: &str) {
+    key(out, name);
+    write_verbatim(out, stamp);
+    out.push(b',');
+}
+
 fn str_field(out: &mut Vec<u8>, name: &str, value: &str) {
     key(out, name);
-    let _ = serde_json::to_writer(&mut *out, value);
+    write_str(out, value);
     out.push(b',');
+}
+
+/// Appends `s` as the JSON string `serde_json` writes for it. Most strings need no escape (no
+/// `"`, `\\` or control character): they are copied between quotes, a far shorter path than the
+/// serializer's, which the ingest profile found to be a sixth of the time per event.
+pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
+    if needs_no_escape(s.as_bytes()) {
+        write_verbatim(out, s);
+    } else {
+        // Writing into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, s);
+    }
+}
+
+/// `s` between quotes, for a string known to need no escape.
+pub(crate) fn write_verbatim(out: &mut Vec<u8>, s: &str) {
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'"');
+}
+
+/// No byte of `b` is a control character, `"` or `\\`: eight bytes at a time (the test of
+/// `serde_json`'s own string scan), since user agents and URLs are long.
+fn needs_no_escape(b: &[u8]) -> bool {
+    const ONES: u64 = u64::MAX / 255;
+    let mut chunks = b.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let control = x.wrapping_sub(ONES * 0x20) & !x;
+        let quote =
+            (x ^ (ONES * u64::from(b'"'))).wrapping_sub(ONES) & !(x ^ (ONES * u64::from(b'"')));
+        let slash =
+            (x ^ (ONES * u64::from(b'\\'))).wrapping_sub(ONES) & !(x ^ (ONES * u64::from(b'\\')));
+        if (control | quote | slash) & (ONES << 7) != 0 {
+            return false;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .all(|&c| c >= 0x20 && c != b'"' && c != b'\\')
 }
 
 fn opt_str_field(out: &mut Vec<u8>, name: &str, value: Option<&str>) {
@@ -377,6 +428,40 @@ mod tests {
     use serde_json::json;
 
     const LINE: &str = r#"{"event_id":"01936f4e-8a3d-7c1e-8a20-5d6e7f8a9b0c","event_type":"product_viewed","schema_version":"1-0-0","timestamp":"2026-11-28T14:30:22.827Z","client_timestamp":"2026-11-28T14:30:21.950Z","sent_at":"2026-11-28T14:30:22.123Z","received_at":"2026-11-28T14:30:23.000Z","anonymous_id":"a-1","user_id":null,"session_id":"s-1","seq":17,"context":{"page":{"url":"https://shop.example/p/42"},"locale":"de-DE","screen":{"width":390,"height":844}},"properties":{"product_id":"42","price":89.9},"user_agent":"UA \"quoted\"","ip":null}"#;
+
+    #[test]
+    fn writes_strings_as_serde_json_does() {
+        for s in [
+            "",
+            "plain",
+            "Grüße, 東京 🌍",
+            "a \"quote\"",
+            "back\\slash",
+            "line\nbreak\ttab\u{0}\u{1f}",
+            "\u{7f} and / stay",
+        ] {
+            let mut out = Vec::new();
+            write_str(&mut out, s);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(s).unwrap()
+            );
+        }
+        // Each character to escape at every place of a word and of the tail.
+        for c in ['"', '\\', '\n', '\u{1f}', '\u{0}', 'ä'] {
+            for at in 0..21 {
+                let mut s = "x".repeat(21);
+                s.replace_range(at..at + 1, &c.to_string());
+                let mut out = Vec::new();
+                write_str(&mut out, &s);
+                assert_eq!(
+                    String::from_utf8(out).unwrap(),
+                    serde_json::to_string(&s).unwrap(),
+                    "{s:?}"
+                );
+            }
+        }
+    }
 
     fn parsed(line: &str) -> OwnedRow {
         let mut row = OwnedRow::default();
