@@ -37,6 +37,7 @@ BASE = cm.Params(
     lake_target_file_mb=256,
     system_log_level="WARN",
     function_log_bytes_per_request=1300,
+    ingest_events_per_second_one_core=139_774,
 )
 
 
