@@ -535,3 +535,67 @@ fn arb_json() -> impl Strategy<Value = Value> {
         ]
     })
 }
+
+/// What `process` answers, with an error's message left out: its line and column move with
+/// the body's length.
+fn outcome<S: driftless::ingest::firehose::RecordSink, C: driftless::clock::Clock>(
+    svc: &driftless::ingest::Ingest<S, C>,
+    body: &str,
+) -> String {
+    let caller = driftless::ingest::Caller {
+        origin: Some("https://shop.example"),
+        user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) Firefox/132.0"),
+        ..Default::default()
+    };
+    match svc.process(body.as_bytes(), caller, 1_795_876_223_000) {
+        Ok(done) => format!(
+            "accepted {} rejected {:?} events {:?} quarantine {:?}",
+            done.accepted, done.rejected, done.events_records, done.quarantine_records
+        ),
+        Err(e) => format!("error {}", e.code()),
+    }
+}
+
+#[test]
+fn a_body_gets_serdes_answer_whether_it_is_scanned_streamed_or_parsed() {
+    let sink = MemorySink::default();
+    let config = IngestConfig {
+        limits: Limits {
+            max_events_per_batch: 4,
+            ..Limits::default()
+        },
+        ..default_config()
+    };
+    let svc = service(&sink, config);
+    let e: Vec<String> = (0..4).map(|n| event(n, "anon-paths").to_string()).collect();
+    let mut bad = event(5, "anon-paths");
+    bad["properties"]["price"] = json!("89.90");
+    let bad = bad.to_string();
+    let s = format!("\"sent_at\":\"{SENT_AT}\"");
+    let bodies = [
+        // Streamed (events last), valid and rejected events, whitespace between them.
+        format!("{{{s},\"events\":[{}, {bad} ,\n{}]}}", e[0], e[1]),
+        format!("{{{s},\"key\":null,\"events\":[]}}"),
+        // Found out while streaming: an event that is not JSON, one that is not an object, a
+        // field after the events, a trailing comma, too many events.
+        format!("{{{s},\"events\":[{},{{\"a\":tru}},{}]}}", e[0], e[1]),
+        format!("{{{s},\"events\":[{},\"not an event\",{}]}}", e[0], e[1]),
+        format!("{{{s},\"events\":[{}],\"x\":[1]}}", e[0]),
+        format!("{{{s},\"events\":[{},]}}", e[0]),
+        format!(
+            "{{{s},\"events\":[{},{},{},{},{}]}}",
+            e[0], e[1], e[2], e[3], e[0]
+        ),
+        // Scanned whole (events before sent_at), and not taken by the scan at all.
+        format!("{{\"events\":[{},{bad}],{s}}}", e[2]),
+        format!("{{\"events\":[{}],{s},\"other\":{{}}}}", e[3]),
+        format!("{{\"events\":[{}]}}", e[0]),
+        format!("{{\"sent_at\":\"yesterday\",\"events\":[{}]}}", e[0]),
+    ];
+    for body in bodies {
+        // The same batch with `events` written with an escape, which only serde reads.
+        let parsed = body.replacen("\"events\"", "\"\\u0065vents\"", 1);
+        assert_ne!(parsed, body);
+        assert_eq!(outcome(&svc, &body), outcome(&svc, &parsed), "{body}");
+    }
+}

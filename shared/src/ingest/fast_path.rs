@@ -42,9 +42,25 @@ pub fn accept(
     scratch: &mut Scratch,
     line: &mut Vec<u8>,
 ) -> bool {
-    if text.len() > limits.max_event_bytes {
-        return false;
-    }
+    text.len() <= limits.max_event_bytes
+        && read(text, registry, limits, ctx, scratch, line).is_some_and(|n| {
+            // Only whitespace may follow, as `serde_json` allows at the end of a document.
+            text.as_bytes()[n..]
+                .iter()
+                .all(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+        })
+}
+
+/// As [`accept`], for the event at the start of `text` (which goes on with the rest of a
+/// batch): its length when it is accepted.
+pub fn read(
+    text: &str,
+    registry: &Registry,
+    limits: &Limits,
+    ctx: &RequestContext<'_>,
+    scratch: &mut Scratch,
+    line: &mut Vec<u8>,
+) -> Option<usize> {
     let envelope = registry.envelope();
     scratch.values.clear();
     scratch.fields.clear();
@@ -62,32 +78,36 @@ pub fn accept(
         timestamp: None,
         schema: None,
     };
-    let mut de = serde_json::Deserializer::from_str(text);
-    if (&mut de).deserialize_map(&mut read).is_err() || de.end().is_err() {
-        return false;
+    let mut reader = serde_json::de::StrRead::new(text);
+    (&mut serde_json::Deserializer::new(&mut reader))
+        .deserialize_map(&mut read)
+        .ok()?;
+    // Where the event ends: the reader's offset, as serde_json's own StreamDeserializer reads it
+    // (the method is hidden from its docs but public and pinned by Cargo.lock; a change fails
+    // the build, not a request).
+    let length = serde_json::de::Read::byte_offset(&reader);
+    if length > limits.max_event_bytes {
+        return None;
     }
     if !envelope
         .required
         .iter()
         .all(|name| read.field_range(name).is_some())
     {
-        return false;
+        return None;
     }
-    let Some(schema) = read.schema else {
-        return false;
-    };
+    let schema = read.schema?;
     if let Some(raw) = read.late_properties {
         let start = read.out.len();
         let seed = properties_seed(schema, limits, read.out);
         let mut de = serde_json::Deserializer::from_str(raw.get());
         if seed.deserialize(&mut de).is_err() {
-            return false;
+            return None;
         }
         read.properties = Some(start..read.out.len());
     }
-    if read.properties.is_none() {
-        return false;
-    }
+    // An event without `properties` is left to the reference path, which says what to fix.
+    read.properties.as_ref()?;
     let fields = Fields {
         names: envelope,
         values: &read.out[..],
@@ -96,7 +116,7 @@ pub fn accept(
         timestamp: read.timestamp.unwrap_or_default(),
     };
     write(line, &fields, &ctx.server_fields(&fields));
-    true
+    Some(length)
 }
 
 /// What the read of one event found: each envelope field and `properties` as the JSON

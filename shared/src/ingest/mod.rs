@@ -292,19 +292,23 @@ impl<S: RecordSink, C: Clock> Ingest<S, C> {
         caller: Caller<'_>,
         received_at: EpochMillis,
     ) -> Result<ProcessedBatch> {
-        if let Some(batch) = batch::split(json) {
-            if let Some(done) = self.process_batch(batch, true, caller, received_at)? {
+        let limit = self.config.limits.max_events_per_batch;
+        if let Some(batch) = batch::split(json, limit) {
+            // Any refusal is serde's to make, so that its message is the same whatever the scan
+            // saw first (a streamed body is checked only as its events are read).
+            if let Ok(Some(done)) = self.process_batch(batch, true, caller, received_at) {
                 return Ok(done);
             }
         }
-        // A body the scan did not take, or one of whose events is not JSON: serde reads it, and
-        // every event of its batch is JSON.
+        // A body the scan did not take, one with an event that is not JSON, or one refused:
+        // serde reads it, and every event of its batch is JSON.
         self.process_batch(batch::parse(json)?, false, caller, received_at)?
             .ok_or_else(|| Error::NotABatch("an event is not valid JSON".into()))
     }
 
     /// One batch, found by the scan (`split`) or by serde. `None` when an event is not valid
-    /// JSON: for the scan's batch, serde must judge the whole body; serde's has none.
+    /// JSON or the streamed body turns out to be of another shape: for the scan's batch, serde
+    /// must judge the whole body; serde's has neither.
     fn process_batch(
         &self,
         batch: batch::Batch<'_>,
@@ -321,11 +325,14 @@ impl<S: RecordSink, C: Clock> Ingest<S, C> {
         let sent_at = parse_rfc3339(&sent_at_raw).ok_or_else(|| {
             Error::NotABatch(format!("sent_at {sent_at_raw:?} is not an RFC 3339 date-time such as 2026-11-28T14:30:22.123Z"))
         })?;
-        if batch.events.len() > limits.max_events_per_batch {
-            return Err(Error::TooManyEvents {
-                count: batch.events.len(),
-                limit: limits.max_events_per_batch,
-            });
+        // A streamed batch stops at the limit, and serde counts it.
+        if let Some(count) = batch.events.known_count() {
+            if count > limits.max_events_per_batch {
+                return Err(Error::TooManyEvents {
+                    count,
+                    limit: limits.max_events_per_batch,
+                });
+            }
         }
         // The key is checked before anything is stored.
         let source = match &self.keys {
@@ -353,14 +360,23 @@ impl<S: RecordSink, C: Clock> Ingest<S, C> {
         let received_at_text = format_rfc3339(received_at);
         let mut events = RecordPacker::default();
         // A stored record is its event plus the server's fields (a few hundred bytes).
-        events.reserve(batch.events.iter().map(|e| e.len() + 384).sum());
+        events.reserve(batch.events.bytes() * 3 / 2);
         let mut quarantine = RecordPacker::default();
         let mut out = ProcessedBatch::default();
         let mut line = Vec::with_capacity(1024);
         let mut scratch = fast_path::Scratch::default();
-        for (index, &text) in batch.events.iter().enumerate() {
+        let mut batch_events = batch.events;
+        for index in 0.. {
             line.clear();
-            if fast_path::accept(text, &self.registry, limits, &ctx, &mut scratch, &mut line) {
+            let read =
+                |text| fast_path::read(text, &self.registry, limits, &ctx, &mut scratch, &mut line);
+            let Ok(next) = batch_events.next_event(read) else {
+                return Ok(None);
+            };
+            let Some((text, taken)) = next else {
+                break;
+            };
+            if taken {
                 events.push_line(&line);
                 out.accepted += 1;
                 continue;
