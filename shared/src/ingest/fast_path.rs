@@ -32,27 +32,9 @@ pub struct Scratch {
     fields: Vec<Option<Range<usize>>>,
 }
 
-/// Writes the stored record of `text` to `line` and returns true when the event is valid and
-/// this path could tell; false leaves `line` in an unspecified state, for the reference path.
-pub fn accept(
-    text: &str,
-    registry: &Registry,
-    limits: &Limits,
-    ctx: &RequestContext<'_>,
-    scratch: &mut Scratch,
-    line: &mut Vec<u8>,
-) -> bool {
-    text.len() <= limits.max_event_bytes
-        && read(text, registry, limits, ctx, scratch, line).is_some_and(|n| {
-            // Only whitespace may follow, as `serde_json` allows at the end of a document.
-            text.as_bytes()[n..]
-                .iter()
-                .all(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
-        })
-}
-
-/// As [`accept`], for the event at the start of `text` (which goes on with the rest of a
-/// batch): its length when it is accepted.
+/// Writes the stored record of the event at the start of `text` (which may go on with the rest
+/// of a batch) to `line` and answers the event's length, when the event is valid and this path
+/// could tell; `None` leaves `line` in an unspecified state, for the reference path.
 pub fn read(
     text: &str,
     registry: &Registry,
@@ -657,14 +639,20 @@ mod tests {
         ctx: &RequestContext<'_>,
     ) -> Option<Vec<u8>> {
         let mut line = Vec::new();
-        accept(
+        let n = read(
             text,
             registry,
             limits,
             ctx,
             &mut Scratch::default(),
             &mut line,
-        )
+        )?;
+        // Only whitespace may follow, as at the end of a document `serde_json` reads, and the
+        // reference path's size limit counts it.
+        (text.len() <= limits.max_event_bytes
+            && text.as_bytes()[n..]
+                .iter()
+                .all(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r')))
         .then_some(line)
     }
 
