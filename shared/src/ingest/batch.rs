@@ -1,14 +1,22 @@
 //! A request's batch: `sent_at`, the source `key` and the texts of its events.
 //!
-//! [`split`] finds them in one scan of the body, so the events are parsed once (by the fast path
-//! or the reference path) instead of twice: a `serde_json` parse of the batch into `RawValue`s
-//! read every byte of every event before the event was read again, a sixth of ingest's time per
-//! event. The scan takes only the shape clients send (`sent_at`, `key` and `events` at most once
-//! each, `sent_at` and `key` strings without escapes or `null`, events that are objects, nothing
-//! else); for any other body it answers `None` and [`parse`] reads it with serde, which makes
-//! every error message. Its events are found by matching braces outside strings, which is the
-//! event's exact text whenever that text is valid JSON; the caller parses each event and takes
-//! [`parse`]'s answer for the whole body when one is not.
+//! The body is read once, so each event is parsed once (by the fast path or the reference path)
+//! instead of twice: a `serde_json` parse of the batch into `RawValue`s read every byte of every
+//! event before the event was read again, a sixth of ingest's time per event. [`split`] takes
+//! only the shape clients send (`sent_at`, `key` and `events` at most once each, `sent_at` and
+//! `key` strings without escapes or `null`, events that are objects, nothing else); for any
+//! other body it answers `None` and [`parse`] reads it with serde, which makes every error
+//! message.
+//!
+//! - When `events` is the body's last field, the events are a [`Events::Stream`]: each is found
+//!   by the read that checks it (its length), or by serde when that read does not take it, and
+//!   the body's end is checked after the last one. A body that turns out to be of another shape
+//!   is [`Unusual`].
+//! - Otherwise they are [`Events::Texts`], found by matching braces outside strings, which is
+//!   the event's exact text whenever that text is valid JSON.
+//!
+//! Either way the caller parses each event and takes [`parse`]'s answer for the whole body when
+//! one is not JSON, the stream is unusual, or the batch is refused.
 
 use std::borrow::Cow;
 use std::collections::VecDeque;

@@ -5,7 +5,7 @@
 //! the [`HttpResponse`] back, so tests drive the real service with a fixed clock and any sink.
 //!
 //! - [`body`]: media types, size limits, gzip with a cap.
-//! - [`batch`]: the batch's `sent_at`, `key` and event texts, in one scan of the body.
+//! - [`batch`]: the batch's `sent_at`, `key` and event texts, in one read of the body.
 //! - [`event`]: one event's verdict (envelope, limits, schema), the reference path.
 //! - [`fast_path`]: a valid event checked and stored in one read of its text, no `Value` tree.
 //! - [`keys`]: source keys, which site or app sent a request.
