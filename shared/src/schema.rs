@@ -290,7 +290,12 @@ impl Node {
     }
 
     pub(crate) fn validate_string(&self, s: &str, path: &str, errors: &mut Vec<FieldError>) {
-        if self.min_length.is_some() || self.max_length.is_some() {
+        // A string of n bytes has from n/4 (rounded up) to n characters: they are counted only
+        // when that range reaches past a bound.
+        let bytes = s.len() as u64;
+        if self.min_length.is_some_and(|min| bytes.div_ceil(4) < min)
+            || self.max_length.is_some_and(|max| bytes > max)
+        {
             let len = s.chars().count() as u64;
             if let Some(min) = self.min_length.filter(|min| len < *min) {
                 errors.push(FieldError::new(

@@ -364,7 +364,7 @@ impl<S: RecordSink, C: Clock> Ingest<S, C> {
         let mut quarantine = RecordPacker::default();
         let mut out = ProcessedBatch::default();
         let mut line = Vec::with_capacity(1024);
-        let mut scratch = fast_path::Scratch::default();
+        let mut scratch = fast_path::Scratch::new(&self.registry);
         let mut batch_events = batch.events;
         for index in 0.. {
             line.clear();

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use super::cells::{put_int, put_opt_str, put_str};
 use super::{EventColumn, LineError};
-use crate::timestamp::{parse_rfc3339, write_rfc3339, EpochMillis};
+use crate::timestamp::{format_rfc3339, parse_rfc3339, rfc3339_ascii, EpochMillis};
 
 /// Fields only the server sets. A client that sends them inside an event is ignored, not rejected:
 /// older or foreign SDKs send some of them, and none of them ever reaches the stored record.
@@ -127,18 +127,14 @@ impl EventFields for Map<String, Value> {
 
 /// Appends the stored record of a valid event as one JSON line (no trailing newline).
 pub fn write(out: &mut Vec<u8>, event: &impl EventFields, server: &ServerFields<'_>) {
-    let mut stamp = String::with_capacity(24);
     out.push(b'{');
     for key in ["event_id", "event_type", "schema_version"] {
         event_field(out, event, key);
     }
-    write_rfc3339(&mut stamp, server.timestamp);
-    stamp_field(out, "timestamp", &stamp);
+    stamp_field(out, "timestamp", server.timestamp);
     str_field(out, "client_timestamp", event.client_timestamp());
     str_field(out, "sent_at", server.sent_at_raw);
-    stamp.clear();
-    write_rfc3339(&mut stamp, server.received_at);
-    stamp_field(out, "received_at", &stamp);
+    stamp_field(out, "received_at", server.received_at);
     for key in ["anonymous_id", "user_id", "session_id", "seq"] {
         event_field(out, event, key);
     }
@@ -176,10 +172,17 @@ fn key(out: &mut Vec<u8>, key: &str) {
     out.extend_from_slice(b"\":");
 }
 
-/// A stamp `write_rfc3339` wrote: digits and separators, nothing to escape.
-fn stamp_field(out: &mut Vec<u8>, name: &str, stamp: &str) {
+/// A stamp as `format_rfc3339` writes it: digits, a sign and separators, nothing to escape.
+fn stamp_field(out: &mut Vec<u8>, name: &str, ms: EpochMillis) {
     key(out, name);
-    write_verbatim(out, stamp);
+    match rfc3339_ascii(ms) {
+        Some(text) => {
+            out.push(b'"');
+            out.extend_from_slice(&text);
+            out.push(b'"');
+        }
+        None => write_verbatim(out, &format_rfc3339(ms)),
+    }
     out.push(b',');
 }
 
