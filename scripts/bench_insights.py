@@ -179,6 +179,9 @@ ORDER BY received_at
 def generate(workdir: Path, days: int, events_per_day: int, seed: int) -> Path:
     """The lake under `workdir/lake/`, from the cache when its parameters match; returns workdir."""
     import duckdb
+    # delta-rs logs a warning per string column it keeps no statistics for; they say nothing
+    # here. Its logger reads RUST_LOG once, when the module is imported.
+    os.environ.setdefault("RUST_LOG", "error")
     from deltalake import Field, Schema, convert_to_deltalake
     from deltalake.schema import PrimitiveType
 
@@ -202,8 +205,6 @@ def generate(workdir: Path, days: int, events_per_day: int, seed: int) -> Path:
         con.execute(f"COPY ({quarantine_sql(day, parts['events'], seed)}) TO '{parts['quarantine']}' "
                     "(FORMAT parquet, COMPRESSION zstd)")
         print(f"  generated {day}: {time.monotonic() - started:.0f}s", file=sys.stderr, flush=True)
-    # delta-rs logs a warning per string column it keeps no statistics for; they say nothing here.
-    os.environ.setdefault("RUST_LOG", "error")
     for table in ("events", "quarantine"):
         convert_to_deltalake(str(workdir / "lake" / table), partition_by=Schema([Field("dt", PrimitiveType("string"))]),
                              partition_strategy="hive")
@@ -216,7 +217,7 @@ def child(args: argparse.Namespace) -> None:
     --no-rollups, from the generated queries over the whole lake."""
     import report
 
-    con = lake.duckdb_connect()
+    con = lake.duckdb_connect(s3=False)
     lake.delta_views(con, str(args.lake))
     options = report.Options(from_day=args.from_day, to_day=args.to_day, cache=args.cache)
     result = report.write_report(con, str(args.lake), args.output, options)

@@ -52,22 +52,26 @@ def extension_directory() -> Path:
     raise LookupError("duckdb_ext ships no extensions directory: pip install duckdb-ext-delta duckdb-ext-httpfs")
 
 
-def duckdb_connect(s3_endpoint: str | None = None, region: str | None = None):
+def duckdb_connect(s3_endpoint: str | None = None, region: str | None = None, *, s3: bool = True):
     """A DuckDB connection set up for the lake: the `delta` and `httpfs` extensions loaded from the
     PyPI packages, the session in UTC (so `CAST("timestamp" AS DATE)` is the UTC day, as in
     Athena), and an S3 secret with the credentials boto3 finds (environment, profile, SSO, role).
 
     `s3_endpoint` (default: $AWS_ENDPOINT_URL) points S3 at a local server such as moto's: path-style
-    URLs, and plain HTTP when the endpoint is http://."""
-    import boto3
+    URLs, and plain HTTP when the endpoint is http://. `s3=False` is for a lake in a local
+    directory: no httpfs, no credentials (a third of a second less to open)."""
     import duckdb
 
     con = duckdb.connect()
     con.execute(f"SET extension_directory = '{sql_text(str(extension_directory()))}'")
     con.execute("LOAD delta")
-    con.execute("LOAD httpfs")
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
+    if not s3:
+        return con
+    import boto3
+
+    con.execute("LOAD httpfs")
     session = boto3.Session()
     # Option values as SQL: strings quoted, booleans bare.
     secret = {"TYPE": "s3", "REGION": repr_sql(region or session.region_name or "us-east-1")}
