@@ -26,42 +26,28 @@ use crate::schema::{EventSchema, JsonType, Lookup, Node, Registry};
 /// reference path cannot parse is never one this path accepts.
 const DEPTH_CAP: usize = 32;
 
-/// Reusable buffers of the fast path, and where the envelope keeps the fields it reads apart:
-/// one per batch.
+/// Reusable buffers of the fast path, one per batch, and the registry's [`Layout`].
 #[derive(Debug)]
-pub struct Scratch {
+pub struct Scratch<'l> {
     values: Vec<u8>,
     fields: Vec<Option<Range<usize>>>,
-    layout: Layout,
+    layout: &'l Layout,
 }
 
-impl Scratch {
-    pub fn new(registry: &Registry) -> Scratch {
-        let envelope = registry.envelope();
-        let index = |name: &str| envelope.properties.iter().position(|(n, _)| n == name);
+impl Scratch<'_> {
+    pub fn new(layout: &Layout) -> Scratch<'_> {
         Scratch {
             values: Vec::new(),
             fields: Vec::new(),
-            layout: Layout {
-                event_type: index("event_type"),
-                schema_version: index("schema_version"),
-                timestamp: index("timestamp"),
-                // A required field the envelope does not list can never be present: its index
-                // is out of range, so every event gives up (and the reference path says why).
-                required: envelope
-                    .required
-                    .iter()
-                    .map(|name| index(name).unwrap_or(usize::MAX))
-                    .collect(),
-            },
+            layout,
         }
     }
 }
 
-/// Envelope indexes of the fields the read treats apart, found by name once instead of for
-/// every event.
+/// Envelope indexes of the fields the read treats apart, found by name once (with the
+/// registry, at cold start) instead of for every event.
 #[derive(Debug)]
-struct Layout {
+pub struct Layout {
     event_type: Option<usize>,
     schema_version: Option<usize>,
     timestamp: Option<usize>,
@@ -69,6 +55,24 @@ struct Layout {
 }
 
 impl Layout {
+    /// The layout of `registry`'s envelope; `read` must be given the same registry.
+    pub fn new(registry: &Registry) -> Layout {
+        let envelope = registry.envelope();
+        let index = |name: &str| envelope.properties.iter().position(|(n, _)| n == name);
+        Layout {
+            event_type: index("event_type"),
+            schema_version: index("schema_version"),
+            timestamp: index("timestamp"),
+            // A required field the envelope does not list can never be present: its index is
+            // out of range, so every event gives up (and the reference path says why).
+            required: envelope
+                .required
+                .iter()
+                .map(|name| index(name).unwrap_or(usize::MAX))
+                .collect(),
+        }
+    }
+
     /// Whether the envelope field `i` is read as borrowed text, and which it is.
     fn text_field(&self, i: usize) -> Option<TextField> {
         let i = Some(i);
@@ -116,7 +120,7 @@ pub fn read(
     scratch.values.clear();
     scratch.fields.clear();
     scratch.fields.resize(envelope.properties.len(), None);
-    let layout = &scratch.layout;
+    let layout = scratch.layout;
     let mut read = EventRead {
         envelope,
         layout,
@@ -715,7 +719,7 @@ mod tests {
             registry,
             limits,
             ctx,
-            &mut Scratch::new(registry),
+            &mut Scratch::new(&Layout::new(registry)),
             &mut line,
         )?;
         // Only whitespace may follow, as at the end of a document `serde_json` reads, and the

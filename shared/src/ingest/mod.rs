@@ -109,6 +109,8 @@ pub struct Caller<'a> {
 
 pub struct Ingest<S, C = SystemClock> {
     registry: Registry,
+    /// The fast path's view of `registry`'s envelope.
+    layout: fast_path::Layout,
     config: IngestConfig,
     sink: S,
     clock: C,
@@ -123,6 +125,7 @@ impl<S: RecordSink, C: Clock> Ingest<S, C> {
     pub fn new(registry: Registry, config: IngestConfig, sink: S, clock: C) -> Ingest<S, C> {
         let metrics = Arc::new(MetricsAggregator::new(config.metrics_flush));
         Ingest {
+            layout: fast_path::Layout::new(&registry),
             registry,
             config,
             sink,
@@ -364,7 +367,7 @@ impl<S: RecordSink, C: Clock> Ingest<S, C> {
         let mut quarantine = RecordPacker::default();
         let mut out = ProcessedBatch::default();
         let mut line = Vec::with_capacity(1024);
-        let mut scratch = fast_path::Scratch::new(&self.registry);
+        let mut scratch = fast_path::Scratch::new(&self.layout);
         let mut batch_events = batch.events;
         for index in 0.. {
             line.clear();
