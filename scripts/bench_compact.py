@@ -715,8 +715,7 @@ def run_quarter_hours(args) -> dict:
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.link(work / rel_day / name, dest)
         r = measured(cmd, f"the run of quarter-hour {q}")
-        rows = sum(t.get("rows_out", 0) for t in parse_report(r["stdout"]).get("tables", []))
-        runs.append({"seconds": r["seconds"], "peak_rss_mb": r["peak_rss_mb"], "rows": rows,
+        runs.append({"seconds": r["seconds"], "peak_rss_mb": r["peak_rss_mb"],
                      "uncompressed": sum(o["uncompressed"] for o in meta["objects"] if o["name"] in slices[q])})
     files_before = table_files(run_dir)
     opt = measured([*cmd, "--optimize"], "the optimize of the day")

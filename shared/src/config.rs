@@ -405,9 +405,11 @@ impl CompactConfig {
         self.memory_budget / (2 * self.sort_threads() + 2)
     }
 
-    /// Encoded row bytes of one Parquet row group, held in memory while it is written.
+    /// Encoded row bytes of one Parquet row group. Two are held at once (one filling while the
+    /// other is encoded), the second with its values gathered by column (about as many bytes
+    /// again), beside the part's index and the run's completeness pairs.
     pub fn row_group_bytes(&self) -> usize {
-        (self.memory_budget / 8).clamp(MIB / 16, 128 * MIB)
+        (self.memory_budget / 10).clamp(MIB / 16, 128 * MIB)
     }
 }
 

@@ -137,6 +137,7 @@ mod tests {
                 ty: ColumnType::Utf8,
                 required: false,
                 dictionary: true,
+                page_stats: true,
                 source: "plan_tier",
                 doc: "A column added for this test",
             },

@@ -3,7 +3,7 @@
 //! copies) and sorted into a sorted run; a k-way merge of the runs gives the rows in output
 //! order. A run that fits the budget never touches the disk: one partition, in memory.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -14,6 +14,8 @@ use crate::lake::index::key_hash;
 use crate::lake::parquet::RowSink;
 use crate::lake::table::Table;
 use crate::record::cells::{index_cells, Cell, RowRef};
+use crate::record::ColumnType;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// What dedup saw in one day.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +66,9 @@ impl Sorter<'_> {
         if fitted.len() == 1 {
             // One partition: straight from memory to the sink, no run on disk.
             if let Some(p) = fitted.pop() {
-                let loaded = self.index(load(p)?);
+                let mut buf = Vec::new();
+                load(p, &mut buf)?;
+                let loaded = self.index(buf);
                 for row in self.survivors(&loaded, &mut counts, &mut completeness) {
                     sink.push(row)?;
                 }
@@ -111,6 +115,8 @@ impl Sorter<'_> {
         let mut runs = Vec::new();
         let mut counts = DedupCounts::default();
         let mut completeness = Completeness::default();
+        // One buffer per thread for the partitions it loads, one after another.
+        let mut buf = Vec::new();
         loop {
             let next = match queue.lock() {
                 Ok(mut q) => q.pop(),
@@ -119,7 +125,8 @@ impl Sorter<'_> {
             let Some((i, p)) = next else {
                 return Ok((runs, counts, completeness));
             };
-            let loaded = self.index(load(p)?);
+            load(p, &mut buf)?;
+            let loaded = self.index(std::mem::take(&mut buf));
             let path = self.dir.join(format!("run-{i}.sorted"));
             let mut w = BufWriter::with_capacity(1 << 16, File::create(&path)?);
             for row in self.survivors(&loaded, &mut counts, &mut completeness) {
@@ -129,6 +136,7 @@ impl Sorter<'_> {
             }
             w.flush()?;
             runs.push((i, path));
+            buf = loaded.buf;
         }
     }
 
@@ -192,12 +200,13 @@ impl Sorter<'_> {
         });
         counts.rows_in += (p.offsets.len() / ncols) as u64;
         let kept: Vec<RowRef<'l>> = if t.dedup {
-            let committed: HashSet<u128> = p
+            let committed: FxHashSet<u128> = p
                 .committed
                 .iter()
                 .filter_map(|&(s, e)| p.buf[s..e].try_into().ok().map(u128::from_le_bytes))
                 .collect();
-            let mut first: HashMap<&[u8], usize> = HashMap::new();
+            let mut first: FxHashMap<&[u8], usize> =
+                FxHashMap::with_capacity_and_hasher(p.offsets.len() / ncols, Default::default());
             let mut kept: Vec<RowRef<'l>> = Vec::new();
             for row in rows {
                 let Cell::Str(key) = row.cell(t.key_column) else {
@@ -226,16 +235,26 @@ impl Sorter<'_> {
         } else {
             rows.collect()
         };
-        let mut keyed: Vec<([Cell<'l>; 3], RowRef<'l>)> =
-            kept.into_iter().map(|r| (t.sort_key(&r), r)).collect();
-        keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        keyed
+        let ranks = first_key_ranks(t, &kept);
+        // Rows are visited in buffer order here, where the cells they read are cached; in sorted
+        // order every row would be a cache miss.
+        let mut keyed: Vec<((u32, [Cell<'l>; 3]), RowRef<'l>)> = kept
             .into_iter()
-            .map(|(_, row)| {
-                completeness.observe(t, &row);
-                row
+            .map(|r| {
+                completeness.observe(t, &r);
+                let mut key = t.sort_key(&r);
+                let rank = match (&ranks, key[0]) {
+                    (Some(ranks), Cell::Str(s)) => {
+                        key[0] = Cell::Null;
+                        ranks.get(s).copied().unwrap_or(0)
+                    }
+                    _ => 0,
+                };
+                ((rank, key), r)
             })
-            .collect()
+            .collect();
+        keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        keyed.into_iter().map(|(_, row)| row).collect()
     }
 
     /// K-way merge of sorted runs into `sink`.
@@ -275,6 +294,29 @@ impl Sorter<'_> {
         }
         Ok(())
     }
+}
+
+/// When a table sorts first by a string column (events: `event_type`), the rank of each of its
+/// distinct values among the rows, in byte order: the sort then compares integers where it
+/// compared the same few strings byte by byte (a tenth of the sort's time). A null first cell
+/// sorts before every string and keeps rank 0; strings rank from 1.
+fn first_key_ranks<'l>(t: &Table, rows: &[RowRef<'l>]) -> Option<FxHashMap<&'l [u8], u32>> {
+    let column = t.sort_columns[0];
+    if t.columns[column].ty != ColumnType::Utf8 {
+        return None;
+    }
+    let mut ranks: FxHashMap<&'l [u8], u32> = FxHashMap::default();
+    for r in rows {
+        if let Cell::Str(s) = r.cell(column) {
+            ranks.entry(s).or_insert(0);
+        }
+    }
+    let mut distinct: Vec<&'l [u8]> = ranks.keys().copied().collect();
+    distinct.sort_unstable();
+    for (i, s) in distinct.into_iter().enumerate() {
+        ranks.insert(s, i as u32 + 1);
+    }
+    Some(ranks)
 }
 
 /// Restores the heap property below `i` (a min-heap under `less`).

@@ -209,7 +209,9 @@ impl Partitions {
             if let Some((_, w)) = p.file.as_mut() {
                 w.write_all(&p.mem)?;
             }
-            p.mem = Vec::new();
+            // The buffer is kept for the next rows: what it holds stays within the limit, and
+            // growing it again from nothing page-faulted every spill's worth of memory anew.
+            p.mem.clear();
         }
         self.buffered = 0;
         Ok(())
@@ -239,17 +241,18 @@ impl Partitions {
     }
 }
 
-/// Reads a partition back; a spill file is removed once read.
-pub(super) fn load(data: PartitionData) -> io::Result<Vec<u8>> {
+/// Reads a partition back into `buf` (whose memory is reused); a spill file is removed once read.
+pub(super) fn load(data: PartitionData, buf: &mut Vec<u8>) -> io::Result<()> {
     match data {
-        PartitionData::Memory(m) => Ok(m),
+        PartitionData::Memory(m) => *buf = m,
         PartitionData::Disk { path, bytes } => {
-            let mut buf = Vec::with_capacity(bytes as usize);
-            File::open(&path)?.read_to_end(&mut buf)?;
+            buf.clear();
+            buf.reserve(bytes as usize);
+            File::open(&path)?.read_to_end(buf)?;
             std::fs::remove_file(&path)?;
-            Ok(buf)
         }
     }
+    Ok(())
 }
 
 /// Splits a partition that is over the memory limit into `n` smaller ones, streaming.

@@ -55,6 +55,7 @@ pub async fn sort_and_write(
             cfg.target_file_bytes,
             cfg.row_group_bytes(),
         )?
+        .encoding_threads(cfg.sort_threads())
         .in_background();
         let sorter = Sorter {
             table,

@@ -14,6 +14,7 @@
 //! Hashes are xxh3-128: at the dedup window's size (tens of millions of ids), a collision, which
 //! would drop a real event as a duplicate, has a probability near 2^-80 a year.
 
+use rustc_hash::FxHashSet;
 use serde_json::value::RawValue;
 use xxhash_rust::xxh3::xxh3_128;
 
@@ -39,13 +40,18 @@ pub enum PersonKind {
 
 /// The hash of a person id in the index.
 pub fn person_hash(kind: PersonKind, id: &[u8]) -> u128 {
-    let mut buf = Vec::with_capacity(id.len() + 2);
-    buf.extend_from_slice(match kind {
+    let prefix = match kind {
         PersonKind::Anonymous => b"a\0",
         PersonKind::User => b"u\0",
-    });
-    buf.extend_from_slice(id);
-    xxh3_128(&buf)
+    };
+    // Ids are short: hashed from the stack, without an allocation per id of every row written.
+    let mut stack = [0u8; 130];
+    if let Some(buf) = stack.get_mut(..id.len() + 2) {
+        buf[..2].copy_from_slice(prefix);
+        buf[2..].copy_from_slice(id);
+        return xxh3_128(buf);
+    }
+    xxh3_128(&[prefix.as_slice(), id].concat())
 }
 
 /// The index of one data file.
@@ -110,7 +116,9 @@ impl FileIndex {
 #[derive(Debug, Default)]
 pub struct IndexBuilder {
     keys: Vec<u128>,
-    persons: Vec<u128>,
+    /// A set: a person has many events, and a file of a day holds every row's person ids (tens
+    /// of megabytes as a list) for a few distinct ones.
+    persons: FxHashSet<u128>,
 }
 
 impl IndexBuilder {
@@ -120,19 +128,19 @@ impl IndexBuilder {
                 self.keys.push(key_hash(key));
             }
         }
-        for (kind, id) in people(table, row) {
-            self.persons.push(person_hash(kind, &id));
-        }
+        for_each_person(table, row, |kind, id| {
+            self.persons.insert(person_hash(kind, id));
+        });
     }
 
     pub fn finish(mut self) -> FileIndex {
         self.keys.sort_unstable();
         self.keys.dedup();
-        self.persons.sort_unstable();
-        self.persons.dedup();
+        let mut persons: Vec<u128> = self.persons.into_iter().collect();
+        persons.sort_unstable();
         FileIndex {
             keys: self.keys,
-            persons: self.persons,
+            persons,
         }
     }
 }
@@ -141,21 +149,29 @@ impl IndexBuilder {
 /// events, from the raw event as sent.
 pub fn people(table: &Table, row: &RowRef<'_>) -> Vec<(PersonKind, Vec<u8>)> {
     let mut out = Vec::with_capacity(2);
+    for_each_person(table, row, |kind, id| out.push((kind, id.to_vec())));
+    out
+}
+
+/// Calls `f` with each person a row is about (see [`people`]), without copying ids out of
+/// columns.
+pub fn for_each_person(table: &Table, row: &RowRef<'_>, mut f: impl FnMut(PersonKind, &[u8])) {
     match table.persons {
         PersonSource::Columns { anonymous, user } => {
             for (kind, column) in [(PersonKind::Anonymous, anonymous), (PersonKind::User, user)] {
                 if let Cell::Str(id) = row.cell(column) {
-                    out.push((kind, id.to_vec()));
+                    f(kind, id);
                 }
             }
         }
         PersonSource::RawJson(column) => {
             if let Cell::Str(raw) = row.cell(column) {
-                out.extend(people_in_raw(raw));
+                for (kind, id) in people_in_raw(raw) {
+                    f(kind, &id);
+                }
             }
         }
     }
-    out
 }
 
 /// `anonymous_id` and `user_id` of a raw event, when they are strings.
@@ -230,6 +246,18 @@ mod tests {
             index.persons,
             vec![person_hash(PersonKind::Anonymous, b"a-9")]
         );
+    }
+
+    #[test]
+    fn a_person_hash_is_the_hash_of_kind_and_id_whatever_the_id_length() {
+        for len in [0, 1, 36, 127, 128, 129, 1000] {
+            let id = "x".repeat(len);
+            assert_eq!(
+                person_hash(PersonKind::User, id.as_bytes()),
+                xxh3_128(format!("u\0{id}").as_bytes()),
+                "{len}"
+            );
+        }
     }
 
     #[test]

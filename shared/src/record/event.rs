@@ -2,7 +2,7 @@
 //! server's fields) and the row of the events table compaction parses it into. Both directions
 //! live here, so the line's shape is defined once.
 
-use std::borrow::Cow;
+use super::text::Text;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -250,51 +250,51 @@ fn opt_str_field(out: &mut Vec<u8>, name: &str, value: Option<&str>) {
 #[derive(Deserialize)]
 struct StoredEvent<'a> {
     #[serde(borrow)]
-    event_id: Option<Cow<'a, str>>,
+    event_id: Option<Text<'a>>,
     #[serde(borrow)]
-    event_type: Option<Cow<'a, str>>,
+    event_type: Option<Text<'a>>,
     #[serde(borrow)]
-    schema_version: Option<Cow<'a, str>>,
+    schema_version: Option<Text<'a>>,
     #[serde(borrow)]
-    timestamp: Option<Cow<'a, str>>,
+    timestamp: Option<Text<'a>>,
     #[serde(borrow)]
-    client_timestamp: Option<Cow<'a, str>>,
+    client_timestamp: Option<Text<'a>>,
     #[serde(borrow)]
-    sent_at: Option<Cow<'a, str>>,
+    sent_at: Option<Text<'a>>,
     #[serde(borrow)]
-    received_at: Option<Cow<'a, str>>,
+    received_at: Option<Text<'a>>,
     #[serde(borrow)]
-    anonymous_id: Option<Cow<'a, str>>,
+    anonymous_id: Option<Text<'a>>,
     #[serde(borrow)]
-    user_id: Option<Cow<'a, str>>,
+    user_id: Option<Text<'a>>,
     #[serde(borrow)]
-    session_id: Option<Cow<'a, str>>,
+    session_id: Option<Text<'a>>,
     seq: Option<i64>,
     #[serde(borrow)]
     context: Option<Context<'a>>,
     #[serde(borrow)]
     properties: Option<&'a RawValue>,
     #[serde(borrow)]
-    user_agent: Option<Cow<'a, str>>,
+    user_agent: Option<Text<'a>>,
     #[serde(borrow)]
-    ip: Option<Cow<'a, str>>,
+    ip: Option<Text<'a>>,
     #[serde(borrow)]
-    source: Option<Cow<'a, str>>,
+    source: Option<Text<'a>>,
     #[serde(borrow)]
-    ua_browser: Option<Cow<'a, str>>,
+    ua_browser: Option<Text<'a>>,
     #[serde(borrow)]
-    ua_browser_version: Option<Cow<'a, str>>,
+    ua_browser_version: Option<Text<'a>>,
     #[serde(borrow)]
-    ua_os: Option<Cow<'a, str>>,
+    ua_os: Option<Text<'a>>,
     #[serde(borrow)]
-    ua_device_type: Option<Cow<'a, str>>,
+    ua_device_type: Option<Text<'a>>,
     is_bot: Option<bool>,
     #[serde(borrow)]
-    bot_reason: Option<Cow<'a, str>>,
+    bot_reason: Option<Text<'a>>,
     #[serde(borrow)]
-    geo_country: Option<Cow<'a, str>>,
+    geo_country: Option<Text<'a>>,
     #[serde(borrow)]
-    geo_region: Option<Cow<'a, str>>,
+    geo_region: Option<Text<'a>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -302,9 +302,9 @@ struct Context<'a> {
     #[serde(borrow, default)]
     page: Option<Page<'a>>,
     #[serde(borrow, default)]
-    locale: Option<Cow<'a, str>>,
+    locale: Option<Text<'a>>,
     #[serde(borrow, default)]
-    timezone: Option<Cow<'a, str>>,
+    timezone: Option<Text<'a>>,
     #[serde(default)]
     screen: Option<Screen>,
     #[serde(borrow, default)]
@@ -314,11 +314,11 @@ struct Context<'a> {
 #[derive(Deserialize, Default)]
 struct Page<'a> {
     #[serde(borrow, default)]
-    url: Option<Cow<'a, str>>,
+    url: Option<Text<'a>>,
     #[serde(borrow, default)]
-    referrer: Option<Cow<'a, str>>,
+    referrer: Option<Text<'a>>,
     #[serde(borrow, default)]
-    title: Option<Cow<'a, str>>,
+    title: Option<Text<'a>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -332,12 +332,12 @@ struct Screen {
 #[derive(Deserialize, Default)]
 struct Sdk<'a> {
     #[serde(borrow, default)]
-    name: Option<Cow<'a, str>>,
+    name: Option<Text<'a>>,
     #[serde(borrow, default)]
-    version: Option<Cow<'a, str>>,
+    version: Option<Text<'a>>,
 }
 
-pub(super) fn required<'s>(v: &'s Option<Cow<'_, str>>, field: &str) -> Result<&'s str, LineError> {
+pub(super) fn required<'s>(v: &'s Option<Text<'_>>, field: &str) -> Result<&'s str, LineError> {
     match v.as_deref() {
         Some(s) if !s.is_empty() => Ok(s),
         _ => Err(LineError(format!(
@@ -346,7 +346,7 @@ pub(super) fn required<'s>(v: &'s Option<Cow<'_, str>>, field: &str) -> Result<&
     }
 }
 
-pub(super) fn time(v: &Option<Cow<'_, str>>, field: &str) -> Result<Option<i64>, LineError> {
+pub(super) fn time(v: &Option<Text<'_>>, field: &str) -> Result<Option<i64>, LineError> {
     match v.as_deref() {
         None => Ok(None),
         Some(s) => parse_rfc3339(s)
@@ -355,7 +355,7 @@ pub(super) fn time(v: &Option<Cow<'_, str>>, field: &str) -> Result<Option<i64>,
     }
 }
 
-pub(super) fn required_time(v: &Option<Cow<'_, str>>, field: &str) -> Result<i64, LineError> {
+pub(super) fn required_time(v: &Option<Text<'_>>, field: &str) -> Result<i64, LineError> {
     time(v, field)?.ok_or_else(|| LineError(format!("not a stored record: {field} is missing")))
 }
 

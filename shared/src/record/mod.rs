@@ -16,6 +16,7 @@
 pub mod cells;
 pub mod event;
 pub mod quarantine;
+mod text;
 
 /// How a column is stored and typed. Only types that Athena, DuckDB and Delta readers all read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,9 +54,18 @@ pub struct Column {
     pub ty: ColumnType,
     /// Never null.
     pub required: bool,
-    /// Dictionary encoding pays off for low-cardinality columns only; unique values (ids, JSON)
-    /// would fill the dictionary and fall back anyway, after wasting the work.
+    /// Dictionary encoding pays off where values repeat within a row group; unique ones (event
+    /// ids, times) would fill the dictionary and fall back anyway, after wasting the work. The
+    /// writer falls back to plain by itself once a dictionary passes 1 MiB, so a column whose
+    /// values repeat for some event types only (`properties`) still gains where they do.
     pub dictionary: bool,
+    /// Parquet keeps min/max statistics per page and row group, which readers prune by. Worth it
+    /// for the columns the file is sorted by and those that follow them (types, times, counts);
+    /// in a column in no order (ids, free text, codes such as locale or country) every row group
+    /// spans nearly all values, so the bounds prune nothing and cost a comparison per value (a
+    /// quarter of the writer's time on a day of events). The table's log keeps its own
+    /// per-file bounds (`lake::stats`) whatever this says.
+    pub page_stats: bool,
     /// Where the value is in the stored record, as a dotted JSON path (`context.page.url`).
     pub source: &'static str,
     /// What the column holds, for the docs, the Glue column comments and `driftless columns`.
@@ -66,6 +76,8 @@ const REQUIRED: bool = true;
 const OPTIONAL: bool = false;
 const DICTIONARY: bool = true;
 const PLAIN: bool = false;
+const STATS: bool = true;
+const NO_STATS: bool = false;
 
 /// Declares a table's column enum (variant order = column order) and its column slice from one
 /// list, so the two cannot drift apart.
@@ -73,7 +85,7 @@ macro_rules! column_table {
     (
         $(#[$meta:meta])*
         $vis:vis enum $name:ident in $table:ident {
-            $($variant:ident => ($col:literal, $ty:ident, $req:ident, $dict:ident, $source:literal, $doc:literal),)*
+            $($variant:ident => ($col:literal, $ty:ident, $req:ident, $dict:ident, $stats:ident, $source:literal, $doc:literal),)*
         }
     ) => {
         $(#[$meta])*
@@ -96,6 +108,7 @@ macro_rules! column_table {
                 ty: ColumnType::$ty,
                 required: $req,
                 dictionary: $dict,
+                page_stats: $stats,
                 source: $source,
                 doc: $doc,
             },)*
@@ -106,40 +119,40 @@ macro_rules! column_table {
 column_table! {
     /// The columns of the events table: the envelope as typed columns, `properties` as JSON text.
     pub enum EventColumn in EVENT_COLUMNS {
-        EventId => ("event_id", Utf8, REQUIRED, PLAIN, "event_id", "UUID made on the client, stable across retries: the table holds each once"),
-        EventType => ("event_type", Utf8, REQUIRED, DICTIONARY, "event_type", "Event type: a directory of schema/"),
-        SchemaVersion => ("schema_version", Utf8, REQUIRED, DICTIONARY, "schema_version", "SchemaVer MODEL-REVISION-ADDITION the event was validated against"),
-        Timestamp => ("timestamp", Timestamp, REQUIRED, PLAIN, "timestamp", "When the event happened: the client's time corrected for its clock skew (UTC)"),
-        ClientTimestamp => ("client_timestamp", Timestamp, OPTIONAL, PLAIN, "client_timestamp", "The event's timestamp exactly as the client sent it"),
-        SentAt => ("sent_at", Timestamp, OPTIONAL, PLAIN, "sent_at", "The client's clock when it sent the batch"),
-        ReceivedAt => ("received_at", Timestamp, REQUIRED, PLAIN, "received_at", "When ingest received the batch (server clock)"),
-        AnonymousId => ("anonymous_id", Utf8, REQUIRED, DICTIONARY, "anonymous_id", "Persisted per browser or device"),
-        UserId => ("user_id", Utf8, OPTIONAL, DICTIONARY, "user_id", "Set by identify(); null while anonymous"),
-        SessionId => ("session_id", Utf8, OPTIONAL, DICTIONARY, "session_id", "Rotates after 30 minutes without activity"),
-        Seq => ("seq", Int64, OPTIONAL, PLAIN, "seq", "Per anonymous_id, one more per tracked event: gaps measure loss"),
-        PageUrl => ("page_url", Utf8, OPTIONAL, DICTIONARY, "context.page.url", "The page's URL"),
-        PageReferrer => ("page_referrer", Utf8, OPTIONAL, DICTIONARY, "context.page.referrer", "The page's referrer (document.referrer)"),
-        PageTitle => ("page_title", Utf8, OPTIONAL, DICTIONARY, "context.page.title", "The page's title"),
-        Locale => ("locale", Utf8, OPTIONAL, DICTIONARY, "context.locale", "The client's language tag (BCP 47)"),
-        Timezone => ("timezone", Utf8, OPTIONAL, DICTIONARY, "context.timezone", "The client's time zone (IANA)"),
-        ScreenWidth => ("screen_width", Int32, OPTIONAL, DICTIONARY, "context.screen.width", "Screen width in CSS pixels"),
-        ScreenHeight => ("screen_height", Int32, OPTIONAL, DICTIONARY, "context.screen.height", "Screen height in CSS pixels"),
-        SdkName => ("sdk_name", Utf8, OPTIONAL, DICTIONARY, "context.sdk.name", "The library that sent the event"),
-        SdkVersion => ("sdk_version", Utf8, OPTIONAL, DICTIONARY, "context.sdk.version", "Its version"),
-        UserAgent => ("user_agent", Utf8, OPTIONAL, DICTIONARY, "user_agent", "The request's User-Agent header"),
-        Ip => ("ip", Utf8, OPTIONAL, DICTIONARY, "ip", "The caller's address as the IP policy keeps it (null by default)"),
-        Properties => ("properties", Json, OPTIONAL, PLAIN, "properties", "The event's properties as JSON, typed by the views of its event type"),
+        EventId => ("event_id", Utf8, REQUIRED, PLAIN, NO_STATS, "event_id", "UUID made on the client, stable across retries: the table holds each once"),
+        EventType => ("event_type", Utf8, REQUIRED, DICTIONARY, STATS, "event_type", "Event type: a directory of schema/"),
+        SchemaVersion => ("schema_version", Utf8, REQUIRED, DICTIONARY, STATS, "schema_version", "SchemaVer MODEL-REVISION-ADDITION the event was validated against"),
+        Timestamp => ("timestamp", Timestamp, REQUIRED, PLAIN, STATS, "timestamp", "When the event happened: the client's time corrected for its clock skew (UTC)"),
+        ClientTimestamp => ("client_timestamp", Timestamp, OPTIONAL, PLAIN, STATS, "client_timestamp", "The event's timestamp exactly as the client sent it"),
+        SentAt => ("sent_at", Timestamp, OPTIONAL, PLAIN, STATS, "sent_at", "The client's clock when it sent the batch"),
+        ReceivedAt => ("received_at", Timestamp, REQUIRED, PLAIN, STATS, "received_at", "When ingest received the batch (server clock)"),
+        AnonymousId => ("anonymous_id", Utf8, REQUIRED, DICTIONARY, NO_STATS, "anonymous_id", "Persisted per browser or device"),
+        UserId => ("user_id", Utf8, OPTIONAL, DICTIONARY, NO_STATS, "user_id", "Set by identify(); null while anonymous"),
+        SessionId => ("session_id", Utf8, OPTIONAL, DICTIONARY, NO_STATS, "session_id", "Rotates after 30 minutes without activity"),
+        Seq => ("seq", Int64, OPTIONAL, DICTIONARY, STATS, "seq", "Per anonymous_id, one more per tracked event: gaps measure loss"),
+        PageUrl => ("page_url", Utf8, OPTIONAL, DICTIONARY, NO_STATS, "context.page.url", "The page's URL"),
+        PageReferrer => ("page_referrer", Utf8, OPTIONAL, DICTIONARY, NO_STATS, "context.page.referrer", "The page's referrer (document.referrer)"),
+        PageTitle => ("page_title", Utf8, OPTIONAL, DICTIONARY, NO_STATS, "context.page.title", "The page's title"),
+        Locale => ("locale", Utf8, OPTIONAL, DICTIONARY, NO_STATS, "context.locale", "The client's language tag (BCP 47)"),
+        Timezone => ("timezone", Utf8, OPTIONAL, DICTIONARY, NO_STATS, "context.timezone", "The client's time zone (IANA)"),
+        ScreenWidth => ("screen_width", Int32, OPTIONAL, DICTIONARY, STATS, "context.screen.width", "Screen width in CSS pixels"),
+        ScreenHeight => ("screen_height", Int32, OPTIONAL, DICTIONARY, STATS, "context.screen.height", "Screen height in CSS pixels"),
+        SdkName => ("sdk_name", Utf8, OPTIONAL, DICTIONARY, NO_STATS, "context.sdk.name", "The library that sent the event"),
+        SdkVersion => ("sdk_version", Utf8, OPTIONAL, DICTIONARY, NO_STATS, "context.sdk.version", "Its version"),
+        UserAgent => ("user_agent", Utf8, OPTIONAL, DICTIONARY, NO_STATS, "user_agent", "The request's User-Agent header"),
+        Ip => ("ip", Utf8, OPTIONAL, DICTIONARY, NO_STATS, "ip", "The caller's address as the IP policy keeps it (null by default)"),
+        Properties => ("properties", Json, OPTIONAL, DICTIONARY, NO_STATS, "properties", "The event's properties as JSON, typed by the views of its event type"),
         // Derived by ingest from the request; added after the first release, so they are nullable
         // and appended (a table made before them gains them by a schema change).
-        Source => ("source", Utf8, OPTIONAL, DICTIONARY, "source", "The source (site or app) whose key the request carried; null without keys"),
-        UaBrowser => ("ua_browser", Utf8, OPTIONAL, DICTIONARY, "ua_browser", "Browser family parsed from the user agent (uap-core), e.g. Chrome, Mobile Safari"),
-        UaBrowserVersion => ("ua_browser_version", Utf8, OPTIONAL, DICTIONARY, "ua_browser_version", "The browser's major version"),
-        UaOs => ("ua_os", Utf8, OPTIONAL, DICTIONARY, "ua_os", "Operating system parsed from the user agent, e.g. Windows, iOS, Android"),
-        UaDeviceType => ("ua_device_type", Utf8, OPTIONAL, DICTIONARY, "ua_device_type", "desktop, mobile, tablet, bot or other"),
-        IsBot => ("is_bot", Boolean, OPTIONAL, PLAIN, "is_bot", "A crawler, script or headless browser by the bot rules; the typed views leave these out (their _all twins keep them)"),
-        BotReason => ("bot_reason", Utf8, OPTIONAL, DICTIONARY, "bot_reason", "The bot rule that matched: crawler_list, headless_browser, non_browser_agent, empty_user_agent, no_accept_language"),
-        GeoCountry => ("geo_country", Utf8, OPTIONAL, DICTIONARY, "geo_country", "Country of the caller's address (ISO 3166-1 alpha-2), when a GeoIP database is configured"),
-        GeoRegion => ("geo_region", Utf8, OPTIONAL, DICTIONARY, "geo_region", "Region of the caller's address (ISO 3166-2, e.g. DE-BY), when the database has it"),
+        Source => ("source", Utf8, OPTIONAL, DICTIONARY, NO_STATS, "source", "The source (site or app) whose key the request carried; null without keys"),
+        UaBrowser => ("ua_browser", Utf8, OPTIONAL, DICTIONARY, NO_STATS, "ua_browser", "Browser family parsed from the user agent (uap-core), e.g. Chrome, Mobile Safari"),
+        UaBrowserVersion => ("ua_browser_version", Utf8, OPTIONAL, DICTIONARY, NO_STATS, "ua_browser_version", "The browser's major version"),
+        UaOs => ("ua_os", Utf8, OPTIONAL, DICTIONARY, NO_STATS, "ua_os", "Operating system parsed from the user agent, e.g. Windows, iOS, Android"),
+        UaDeviceType => ("ua_device_type", Utf8, OPTIONAL, DICTIONARY, NO_STATS, "ua_device_type", "desktop, mobile, tablet, bot or other"),
+        IsBot => ("is_bot", Boolean, OPTIONAL, PLAIN, STATS, "is_bot", "A crawler, script or headless browser by the bot rules; the typed views leave these out (their _all twins keep them)"),
+        BotReason => ("bot_reason", Utf8, OPTIONAL, DICTIONARY, NO_STATS, "bot_reason", "The bot rule that matched: crawler_list, headless_browser, non_browser_agent, empty_user_agent, no_accept_language"),
+        GeoCountry => ("geo_country", Utf8, OPTIONAL, DICTIONARY, NO_STATS, "geo_country", "Country of the caller's address (ISO 3166-1 alpha-2), when a GeoIP database is configured"),
+        GeoRegion => ("geo_region", Utf8, OPTIONAL, DICTIONARY, NO_STATS, "geo_region", "Region of the caller's address (ISO 3166-2, e.g. DE-BY), when the database has it"),
     }
 }
 
@@ -147,19 +160,19 @@ column_table! {
     /// The columns of the quarantine table: rejected events with their reasons, for inspection
     /// and replay.
     pub enum QuarantineColumn in QUARANTINE_COLUMNS {
-        EventId => ("event_id", Utf8, OPTIONAL, PLAIN, "event_id", "The event's event_id, when it had a string one"),
-        ReceivedAt => ("received_at", Timestamp, REQUIRED, PLAIN, "received_at", "When ingest received the batch (server clock)"),
-        SentAt => ("sent_at", Timestamp, OPTIONAL, PLAIN, "sent_at", "The client's clock when it sent the batch"),
-        Index => ("index", Int64, OPTIONAL, PLAIN, "index", "Position of the event in its batch"),
-        EventType => ("event_type", Utf8, OPTIONAL, DICTIONARY, "event_type", "The event's event_type, when it had a string one"),
-        SchemaVersion => ("schema_version", Utf8, OPTIONAL, DICTIONARY, "schema_version", "The event's schema_version, when it had a string one"),
-        Reason => ("reason", Utf8, REQUIRED, DICTIONARY, "reason", "Why it was rejected: envelope, properties, unknown_event_type, ..."),
-        Errors => ("errors", Json, OPTIONAL, PLAIN, "errors", "Every problem found, as [{path, message}]"),
-        UserAgent => ("user_agent", Utf8, OPTIONAL, DICTIONARY, "user_agent", "The request's User-Agent header"),
-        Ip => ("ip", Utf8, OPTIONAL, DICTIONARY, "ip", "The caller's address as the IP policy keeps it (null by default)"),
-        Raw => ("raw", Json, OPTIONAL, PLAIN, "raw", "The event exactly as sent (minified), for replay"),
-        RawTruncated => ("raw_truncated", Utf8, OPTIONAL, PLAIN, "raw_truncated", "The start of an event too large to keep whole"),
-        Source => ("source", Utf8, OPTIONAL, DICTIONARY, "source", "The source (site or app) whose key the request carried; null without keys"),
+        EventId => ("event_id", Utf8, OPTIONAL, PLAIN, STATS, "event_id", "The event's event_id, when it had a string one"),
+        ReceivedAt => ("received_at", Timestamp, REQUIRED, PLAIN, STATS, "received_at", "When ingest received the batch (server clock)"),
+        SentAt => ("sent_at", Timestamp, OPTIONAL, PLAIN, STATS, "sent_at", "The client's clock when it sent the batch"),
+        Index => ("index", Int64, OPTIONAL, PLAIN, STATS, "index", "Position of the event in its batch"),
+        EventType => ("event_type", Utf8, OPTIONAL, DICTIONARY, STATS, "event_type", "The event's event_type, when it had a string one"),
+        SchemaVersion => ("schema_version", Utf8, OPTIONAL, DICTIONARY, STATS, "schema_version", "The event's schema_version, when it had a string one"),
+        Reason => ("reason", Utf8, REQUIRED, DICTIONARY, STATS, "reason", "Why it was rejected: envelope, properties, unknown_event_type, ..."),
+        Errors => ("errors", Json, OPTIONAL, PLAIN, NO_STATS, "errors", "Every problem found, as [{path, message}]"),
+        UserAgent => ("user_agent", Utf8, OPTIONAL, DICTIONARY, NO_STATS, "user_agent", "The request's User-Agent header"),
+        Ip => ("ip", Utf8, OPTIONAL, DICTIONARY, NO_STATS, "ip", "The caller's address as the IP policy keeps it (null by default)"),
+        Raw => ("raw", Json, OPTIONAL, PLAIN, NO_STATS, "raw", "The event exactly as sent (minified), for replay"),
+        RawTruncated => ("raw_truncated", Utf8, OPTIONAL, PLAIN, NO_STATS, "raw_truncated", "The start of an event too large to keep whole"),
+        Source => ("source", Utf8, OPTIONAL, DICTIONARY, STATS, "source", "The source (site or app) whose key the request carried; null without keys"),
     }
 }
 

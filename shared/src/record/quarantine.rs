@@ -2,7 +2,7 @@
 //! event as sent), the row of the quarantine table compaction parses it into, and the typed view
 //! of that row that replay works from. Every reader and writer of the record is here.
 
-use std::borrow::Cow;
+use super::text::Text;
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -111,30 +111,30 @@ impl QuarantineRecord<'_> {
 #[derive(Deserialize)]
 struct StoredRejection<'a> {
     #[serde(borrow)]
-    received_at: Option<Cow<'a, str>>,
+    received_at: Option<Text<'a>>,
     #[serde(borrow)]
-    sent_at: Option<Cow<'a, str>>,
+    sent_at: Option<Text<'a>>,
     index: Option<i64>,
     #[serde(borrow)]
-    event_id: Option<Cow<'a, str>>,
+    event_id: Option<Text<'a>>,
     #[serde(borrow)]
-    event_type: Option<Cow<'a, str>>,
+    event_type: Option<Text<'a>>,
     #[serde(borrow)]
-    schema_version: Option<Cow<'a, str>>,
+    schema_version: Option<Text<'a>>,
     #[serde(borrow)]
-    reason: Option<Cow<'a, str>>,
+    reason: Option<Text<'a>>,
     #[serde(borrow)]
     errors: Option<&'a RawValue>,
     #[serde(borrow)]
-    user_agent: Option<Cow<'a, str>>,
+    user_agent: Option<Text<'a>>,
     #[serde(borrow)]
-    ip: Option<Cow<'a, str>>,
+    ip: Option<Text<'a>>,
     #[serde(borrow)]
     raw: Option<&'a RawValue>,
     #[serde(borrow)]
-    raw_truncated: Option<Cow<'a, str>>,
+    raw_truncated: Option<Text<'a>>,
     #[serde(borrow)]
-    source: Option<Cow<'a, str>>,
+    source: Option<Text<'a>>,
 }
 
 /// Appends the row of the quarantine table for a quarantine line, cells in column order.
