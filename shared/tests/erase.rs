@@ -455,6 +455,7 @@ async fn a_crash_at_any_call_of_the_erasure_job_then_a_rerun_ends_in_the_same_st
         "the job uses the store and the log: {calls:?}"
     );
     let mut runs = 0;
+    let mut missed = 0;
     for (&op, &count) in &calls {
         for nth in 1..=count {
             for after in [false, true] {
@@ -471,11 +472,14 @@ async fn a_crash_at_any_call_of_the_erasure_job_then_a_rerun_ends_in_the_same_st
                     "{op:?} #{nth} after={after}: first={:?}",
                     first.as_ref().map(|e| e.verified)
                 );
-                assert_eq!(
-                    faults.fired.load(Ordering::SeqCst),
-                    1,
-                    "{ctx}: the fault fired"
-                );
+                if faults.fired.load(Ordering::SeqCst) == 0 {
+                    // The count of log reads is not the same in every run (CI saw a run make
+                    // fewer LogGets than the counting run): a run without an `nth` call of
+                    // `op` has nothing to fail, and its end state is checked all the same.
+                    let made = faults.calls().get(&op).copied().unwrap_or(0);
+                    assert!(made < nth, "{ctx}: call {nth} of {made} did not fail");
+                    missed += 1;
+                }
                 let store = LocalStore::new(&root);
                 let cfg = config(&root);
                 append_all(&store, &cfg).await;
@@ -492,6 +496,10 @@ async fn a_crash_at_any_call_of_the_erasure_job_then_a_rerun_ends_in_the_same_st
         }
     }
     assert!(runs > 50, "{runs} faulted runs");
+    assert!(
+        missed * 20 <= runs,
+        "{missed} of {runs} runs had no call to fail: the count is no longer a guide"
+    );
 }
 
 async fn append_all_result<S: ObjectStore>(
