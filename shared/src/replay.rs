@@ -4,7 +4,6 @@
 //! a client retry) is deduplicated there by its `event_id`.
 
 use std::collections::BTreeMap;
-use std::io::BufRead;
 use std::path::Path;
 use std::time::Duration;
 
@@ -18,7 +17,7 @@ use crate::ingest::event::check_event;
 use crate::ingest::firehose::{deliver, RecordPacker, RecordSink, RetryPolicy};
 use crate::lake::delta::LakeTable;
 use crate::lake::parquet::read_rows;
-use crate::lake::raw::{open_ndjson, trim_line_ending};
+use crate::lake::raw::open_ndjson;
 use crate::lake::store::ObjectStore;
 use crate::lake::{Day, LakeError, Result, QUARANTINE};
 use crate::record::cells::{OwnedRow, RowRef};
@@ -177,11 +176,8 @@ impl<S: RecordSink> Replayer<'_, S> {
             let path = store.fetch(&object.key, &local).await?;
             let io = |e| LakeError::io(path.display(), e);
             let mut lines = open_ndjson(&path).map_err(io)?;
-            let mut line = Vec::new();
-            while lines.read_until(b'\n', &mut line).map_err(io)? > 0 {
-                let text = trim_line_ending(&line);
+            while let Some(text) = lines.next_line().map_err(io)? {
                 if text.iter().all(u8::is_ascii_whitespace) {
-                    line.clear();
                     continue;
                 }
                 match row.fill(QUARANTINE_COLUMNS.len(), |buf| {
@@ -193,7 +189,6 @@ impl<S: RecordSink> Replayer<'_, S> {
                         report.not_replayable += 1;
                     }
                 }
-                line.clear();
             }
             self.flush(&mut packer, false).await?;
         }

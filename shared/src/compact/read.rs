@@ -4,7 +4,6 @@
 //! the table already holds added to the partitions so that dedup drops their late copies.
 
 use std::collections::HashSet;
-use std::io::BufRead;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -19,7 +18,7 @@ use crate::lake::delta::DataFile;
 use crate::lake::index::{key_hash, FileIndex};
 use crate::lake::layout::{index_path, unreadable_key};
 use crate::lake::parquet::scan_string_column;
-use crate::lake::raw::{ndjson_reader, trim_line_ending};
+use crate::lake::raw::ndjson_reader;
 use crate::lake::store::{ObjectMeta, ObjectStore};
 use crate::lake::{LakeError, Result, Table};
 use crate::record::cells::{index_cells, RowRef};
@@ -228,26 +227,24 @@ fn read_object(
     let file = std::fs::File::open(path).map_err(|e| (path.display().to_string(), e))?;
     let spill_dir = || lock(partitions).dir().display().to_string();
     let (mut lines, gzip) = ndjson_reader(file);
-    let mut line = Vec::with_capacity(4096);
     let mut batch = Batch::new(object);
     let mut n = 0u64;
     let flush = |batch: &mut Batch| lock(partitions).absorb(batch);
     loop {
-        line.clear();
-        match lines.read_until(b'\n', &mut line) {
-            Ok(0) => break,
-            Ok(len) => out.uncompressed += len as u64,
+        let text = match lines.next_line() {
+            Ok(None) => break,
+            Ok(Some(text)) => text,
             Err(e) => {
                 let what = if gzip { "gzip stream" } else { "object" };
+                out.uncompressed = lines.bytes();
                 out.error = Some(format!(
                     "{what} unreadable after {} bytes ({n} lines): {e}",
                     out.uncompressed
                 ));
                 return Ok(out);
             }
-        }
+        };
         n += 1;
-        let text = trim_line_ending(&line);
         if text.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
@@ -303,6 +300,7 @@ fn read_object(
         }
     }
     flush(&mut batch).map_err(|e| (spill_dir(), e))?;
+    out.uncompressed = lines.bytes();
     Ok(out)
 }
 

@@ -2,7 +2,6 @@
 //! docs of [`super`]).
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::BufRead;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -20,7 +19,7 @@ use crate::lake::delta::{AppTxn, CommitOutcome, DataFile, LakeTable, Rewrite, Ta
 use crate::lake::index::FileIndex;
 use crate::lake::layout::{erase_stem, index_path, new_run_id, raw_prefix, table_key};
 use crate::lake::parquet::read_rows;
-use crate::lake::raw::{ndjson_reader, trim_line_ending};
+use crate::lake::raw::ndjson_reader;
 use crate::lake::store::ObjectStore;
 use crate::lake::table::PersonSource;
 use crate::lake::{Day, LakeError, Result, Table, TABLES};
@@ -590,13 +589,11 @@ impl<S: ObjectStore> Erasure<'_, S> {
 fn object_holds(path: &Path, filter: &ErasureFilter) -> Result<bool> {
     let file = std::fs::File::open(path).map_err(|e| LakeError::io(path.display(), e))?;
     let (mut lines, _) = ndjson_reader(file);
-    let mut line = Vec::new();
     loop {
-        line.clear();
-        match lines.read_until(b'\n', &mut line) {
-            Ok(0) => return Ok(false),
-            Ok(_) if filter.in_text(trim_line_ending(&line)) => return Ok(true),
-            Ok(_) => {}
+        match lines.next_line() {
+            Ok(None) => return Ok(false),
+            Ok(Some(line)) if filter.in_text(line) => return Ok(true),
+            Ok(Some(_)) => {}
             // An unreadable object is moved aside by compaction; what it holds cannot be read.
             Err(_) => return Ok(false),
         }

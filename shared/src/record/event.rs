@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::cells::{put_int, put_opt_str, put_str};
-use super::{EventColumn, LineError};
+use super::{from_json_line, EventColumn, LineError};
 use crate::timestamp::{format_rfc3339, parse_rfc3339, rfc3339_ascii, EpochMillis};
 
 /// Fields only the server sets. A client that sends them inside an event is ignored, not rejected:
@@ -366,8 +366,7 @@ fn int32(v: Option<i64>) -> Option<i64> {
 
 /// Appends the row of the events table for a stored event line, cells in column order.
 pub fn parse(line: &[u8], out: &mut Vec<u8>) -> Result<(), LineError> {
-    let e: StoredEvent<'_> =
-        serde_json::from_slice(line).map_err(|err| LineError(format!("not JSON: {err}")))?;
+    let e: StoredEvent<'_> = from_json_line(line)?;
     // Checked before any cell is written, so a bad line leaves `out` as it was.
     let event_id = required(&e.event_id, "event_id")?;
     let event_type = required(&e.event_type, "event_type")?;
@@ -514,6 +513,8 @@ mod tests {
         assert!(err.0.contains("schema_version is missing"), "{err:?}");
         let err = parse(b"[1,2]", &mut out).unwrap_err();
         assert!(err.0.starts_with("not JSON"), "{err:?}");
+        let err = parse(b"{\"event_id\":\"\xff\"}", &mut out).unwrap_err();
+        assert!(err.0.starts_with("not JSON: not UTF-8 text"), "{err:?}");
         assert_eq!(out, vec![7]);
     }
 

@@ -57,7 +57,10 @@ pub struct Column {
     /// Dictionary encoding pays off where values repeat within a row group; unique ones (event
     /// ids, times) would fill the dictionary and fall back anyway, after wasting the work. The
     /// writer falls back to plain by itself once a dictionary passes 1 MiB, so a column whose
-    /// values repeat for some event types only (`properties`) still gains where they do.
+    /// values repeat for some event types only (`properties`) still gains where they do. Hashing
+    /// every value is the writer's largest cost, but plain encoding measured larger even where
+    /// values repeat only a dozen times: on the benchmark day, 1.67x for `properties` and 1.1x for
+    /// the people's and sessions' ids, 9% more table in all.
     pub dictionary: bool,
     /// Parquet keeps min/max statistics per page and row group, which readers prune by. Worth it
     /// for the columns the file is sorted by and those that follow them (types, times, counts);
@@ -185,6 +188,17 @@ pub fn envelope_columns(columns: &[Column]) -> impl Iterator<Item = &Column> {
 /// Why a line did not become a row. The line is kept for inspection, with this message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineError(pub String);
+
+/// A stored line deserialised as `T`. The line is checked as UTF-8 once, whole: parsing the
+/// bytes instead checks every string on its own, a call per string: a sixth of the parse's time
+/// on a day of events, against a twentieth for the one check.
+pub(crate) fn from_json_line<'a, T: serde::Deserialize<'a>>(
+    line: &'a [u8],
+) -> Result<T, LineError> {
+    let text = std::str::from_utf8(line)
+        .map_err(|err| LineError(format!("not JSON: not UTF-8 text ({err})")))?;
+    serde_json::from_str(text).map_err(|err| LineError(format!("not JSON: {err}")))
+}
 
 #[cfg(test)]
 mod tests {

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::cells::{put_int, put_opt_str, put_str, RowRef};
 use super::event::{required, required_time, time};
-use super::{LineError, QuarantineColumn};
+use super::{from_json_line, LineError, QuarantineColumn};
 use crate::schema::FieldError;
 use crate::timestamp::EpochMillis;
 
@@ -139,8 +139,7 @@ struct StoredRejection<'a> {
 
 /// Appends the row of the quarantine table for a quarantine line, cells in column order.
 pub fn parse(line: &[u8], out: &mut Vec<u8>) -> Result<(), LineError> {
-    let q: StoredRejection<'_> =
-        serde_json::from_slice(line).map_err(|err| LineError(format!("not JSON: {err}")))?;
+    let q: StoredRejection<'_> = from_json_line(line)?;
     let received_at = required_time(&q.received_at, "received_at")?;
     let reason = required(&q.reason, "reason")?;
     for column in QuarantineColumn::ALL {
