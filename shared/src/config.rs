@@ -387,9 +387,11 @@ impl CompactConfig {
         }
     }
 
-    /// Entry bytes buffered across partitions before they spill.
+    /// Entry bytes buffered across partitions before they spill. A spill is written while the
+    /// next rows fill new buffers, so twice as much is held at times (with what growing buffers
+    /// hold in reserve), beside the run's row ids (32 bytes a row).
     pub fn partition_buffer(&self) -> usize {
-        self.memory_budget / 3
+        self.memory_budget / 6
     }
 
     /// Threads that deduplicate and sort partitions at once: the cores Lambda gives (two at
@@ -398,11 +400,12 @@ impl CompactConfig {
         std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
     }
 
-    /// Entry bytes of one partition loaded for dedup and sort. Each sort thread holds one, with
-    /// its index and hash map (about 1.4 times the entries), and the merge's row groups come
-    /// after: a quarter of the budget for one thread, a sixth each for two.
+    /// Entry bytes of one partition loaded for dedup and sort. Each sort thread holds one (with
+    /// its cell offsets and sort order, about 1.1 times the entries) beside the writer's row
+    /// groups, the run's completeness pairs and its file index: an eighteenth of the budget for
+    /// two. Partitions are ranges of the output, so more of them cost nothing but file opens.
     pub fn partition_limit(&self) -> usize {
-        self.memory_budget / (2 * self.sort_threads() + 2)
+        self.memory_budget / (6 * self.sort_threads() + 6)
     }
 
     /// Encoded row bytes of one Parquet row group. Two are held at once (one filling while the

@@ -7,9 +7,9 @@ use std::time::Instant;
 
 use super::commit::Uploads;
 use super::completeness::Completeness;
-use super::partition::Partitions;
+use super::partition::{lock, Partitions};
 use super::plan::{append_info, AppendPlan, Days, APP_ID};
-use super::read::{add_committed, probe, read_day, Sink};
+use super::read::{probe, read_day, Sink};
 use super::report::{AppendReport, Outcome, RunReport};
 use super::write::sort_and_write;
 use super::{Compaction, Scratch};
@@ -177,27 +177,15 @@ impl<S: ObjectStore> Compaction<'_, S> {
         let mut out = Gathered::default();
         for input in &plan.days {
             let day = input.day;
-            let estimate: u64 = input
-                .objects
-                .iter()
-                // Firehose's gzip objects end in .gz on AWS; NDJSON compresses about 8 to 1.
-                .map(|o| {
-                    if o.key.ends_with(".gz") {
-                        o.size * 8
-                    } else {
-                        o.size
-                    }
-                })
-                .sum();
             let partitions = Arc::new(Mutex::new(Partitions::new(
                 &scratch.0,
                 &format!("p{day}"),
-                0,
-                (estimate as usize / self.cfg.partition_limit() + 1).min(256),
+                table,
+                day.start_millis(),
                 self.cfg.partition_buffer(),
             )));
             let read_started = Instant::now();
-            let mut read = read_day(
+            let read = read_day(
                 self.store,
                 table,
                 input,
@@ -219,25 +207,19 @@ impl<S: ObjectStore> Compaction<'_, S> {
                 })
                 .cloned()
                 .collect();
-            let committed = probe(
-                self.store,
-                table,
-                &read.keys,
-                &window,
-                &out.indexes,
-                &scratch.0,
-            )
-            .await?;
-            add_committed(&partitions, &committed)?;
-            // The run's keys (16 bytes an event) are done with: freed before the sort needs the
-            // memory.
-            read.keys = Vec::new();
+            // The run's keys (16 bytes an event) are freed before the sort needs the memory.
+            let keys = lock(&partitions).keys();
+            let committed =
+                probe(self.store, table, &keys, &window, &out.indexes, &scratch.0).await?;
+            drop(keys);
             report.run.read_ms += read_started.elapsed().as_millis() as u64;
 
             let write_started = Instant::now();
             let stem = append_stem(plan.run, &report.run.run_id, day);
-            let written =
-                sort_and_write(table, partitions, &scratch.0, stem, self.cfg, &read.skip).await?;
+            let written = sort_and_write(
+                table, partitions, &scratch.0, stem, self.cfg, &read.skip, committed,
+            )
+            .await?;
             report.run.write_ms += write_started.elapsed().as_millis() as u64;
             report.run.duplicates_dropped += written.counts.duplicates;
             report.run.already_committed += written.counts.already_committed;

@@ -36,6 +36,13 @@ impl Completeness {
         self.pairs.extend(other.pairs);
     }
 
+    /// Room for `n` rows: the pairs of a day are its largest vector, grown by doubling otherwise.
+    pub fn with_capacity(n: usize) -> Completeness {
+        Completeness {
+            pairs: Vec::with_capacity(n),
+        }
+    }
+
     /// Notes a row of `table` (tables without `(anonymous_id, seq)` columns are ignored).
     pub fn observe(&mut self, table: &Table, row: &RowRef<'_>) {
         let Some((anon, seq)) = table.completeness else {

@@ -1,21 +1,21 @@
-//! Memory-bounded dedup and sort: each hash partition (see [`super::partition`]) is loaded on
-//! its own, deduplicated (the first `received_at` wins; ids already committed drop their late
-//! copies) and sorted into a sorted run; a k-way merge of the runs gives the rows in output
-//! order. A run that fits the budget never touches the disk: one partition, in memory.
+//! Memory-bounded dedup and sort. Dedup is decided first, on the run's row ids alone (see
+//! [`super::partition::Id`]): among the copies of a key the smallest `received_at` wins, ties
+//! going to the first read, and a key the table already holds loses all its copies. Then the
+//! range partitions are loaded in output order on `threads` threads, each with its losers
+//! dropped and sorted on its own, and handed to the sink in order: no sorted runs, no merge. A
+//! run that fits the budget never touches the disk.
 
 use std::collections::HashSet;
-use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::Path;
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
 
 use super::completeness::Completeness;
-use super::partition::{entries, load, split, PartitionData, COMMITTED, HEADER};
-use crate::lake::index::key_hash;
+use super::partition::{entries, load, split, Id, PartitionData, HEADER};
 use crate::lake::parquet::RowSink;
 use crate::lake::table::Table;
 use crate::record::cells::{index_cells, Cell, RowRef};
 use crate::record::ColumnType;
-use rustc_hash::{FxHashMap, FxHashSet};
 
 /// What dedup saw in one day.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -27,9 +27,6 @@ pub struct DedupCounts {
     pub already_committed: u64,
 }
 
-/// Sorted run files (with their partition number), and what dedup saw making them.
-type SortedRuns = (Vec<(usize, PathBuf)>, DedupCounts, Completeness);
-
 /// Dedup and sort configuration of one run.
 pub struct Sorter<'a> {
     pub table: &'a Table,
@@ -38,106 +35,192 @@ pub struct Sorter<'a> {
     pub partition_limit: usize,
     /// Objects whose rows must be dropped: they could not be read to the end.
     pub skip_objects: &'a HashSet<u32>,
-    /// Partitions deduplicated and sorted at once (each holds up to `partition_limit`).
+    /// Partitions loaded and sorted at once (each holds up to `partition_limit`).
     pub threads: usize,
 }
 
-/// An in-memory partition, indexed.
-struct Loaded {
+/// The rows that lose dedup: a bit per row of each object.
+#[derive(Default)]
+struct Losers(Vec<Vec<u64>>);
+
+impl Losers {
+    fn insert(&mut self, id: &Id) {
+        let (object, row) = (id.object() as usize, id.at as u32 as usize);
+        if self.0.len() <= object {
+            self.0.resize_with(object + 1, Vec::new);
+        }
+        let bits = &mut self.0[object];
+        if bits.len() <= row / 64 {
+            bits.resize(row / 64 + 1, 0);
+        }
+        bits[row / 64] |= 1 << (row % 64);
+    }
+
+    fn contains(&self, object: u32, row: u32) -> bool {
+        let row = row as usize;
+        self.0
+            .get(object as usize)
+            .and_then(|bits| bits.get(row / 64))
+            .is_some_and(|word| word & (1 << (row % 64)) != 0)
+    }
+}
+
+/// A loaded partition with its surviving rows in output order. Its vectors are filled again
+/// with the next partition.
+#[derive(Default)]
+struct Sorted {
     buf: Vec<u8>,
-    /// Cell offsets, `ncols` per row.
+    /// Cell offsets, `ncols` per surviving row.
     offsets: Vec<u32>,
-    committed: Vec<(usize, usize)>,
+    /// Surviving rows (by position in `offsets`) in output order, each after its sort prefix.
+    order: Vec<(u64, u32)>,
+    rows_in: u64,
+    completeness: Completeness,
+}
+
+/// An order-keeping prefix of a sort cell: equal prefixes say nothing, different ones decide.
+fn prefix(cell: Cell<'_>) -> u64 {
+    match cell {
+        Cell::Null => 0,
+        Cell::Int(v) => (v as u64) ^ (1 << 63),
+        Cell::Str(s) => {
+            let mut b = [0u8; 8];
+            let n = s.len().min(8);
+            b[..n].copy_from_slice(&s[..n]);
+            u64::from_be_bytes(b)
+        }
+    }
 }
 
 impl Sorter<'_> {
-    /// Deduplicates and sorts all `partitions` into `sink`; returns the counts and completeness.
+    /// Deduplicates (on `ids`, against the `committed` keys, sorted) and sorts all `partitions`
+    /// (in output order) into `sink`; returns the counts and completeness.
     pub fn run(
         &self,
         partitions: Vec<PartitionData>,
+        ids: Vec<Id>,
+        committed: &[u128],
         sink: &mut dyn RowSink,
     ) -> io::Result<(DedupCounts, Completeness)> {
         let mut counts = DedupCounts::default();
-        let mut completeness = Completeness::default();
+        let mut completeness = match self.table.completeness {
+            Some(_) => Completeness::with_capacity(ids.len()),
+            None => Completeness::default(),
+        };
+        let losers = self.decide(ids, committed, &mut counts);
         let mut fitted = Vec::new();
         for (i, p) in partitions.into_iter().enumerate() {
             self.fit(p, &format!("p{i}"), 1, &mut fitted)?;
         }
-        if fitted.len() == 1 {
-            // One partition: straight from memory to the sink, no run on disk.
-            if let Some(p) = fitted.pop() {
-                let mut buf = Vec::new();
-                load(p, &mut buf)?;
-                let loaded = self.index(buf);
-                for row in self.survivors(&loaded, &mut counts, &mut completeness) {
-                    sink.push(row)?;
-                }
+        let ncols = self.table.columns.len();
+        // Gives the sink a partition's rows; returns its vectors for the next one.
+        let mut emit = |mut sorted: Sorted| -> io::Result<Sorted> {
+            counts.rows_in += sorted.rows_in;
+            completeness.merge(std::mem::take(&mut sorted.completeness));
+            for &(_, r) in &sorted.order {
+                let at = r as usize * ncols;
+                sink.push(RowRef {
+                    buf: &sorted.buf,
+                    offsets: &sorted.offsets[at..at + ncols],
+                })?;
+            }
+            Ok(sorted)
+        };
+        let threads = self.threads.clamp(1, fitted.len().max(1));
+        if threads == 1 {
+            let mut reuse = Sorted::default();
+            for p in fitted {
+                reuse = emit(self.sort(p, &losers, reuse)?)?;
             }
             return Ok((counts, completeness));
         }
-        // Partitions become sorted runs on `threads` threads; the merge then reads them in order.
-        let queue = std::sync::Mutex::new(fitted.into_iter().enumerate().collect::<Vec<_>>());
-        let outcomes: Vec<io::Result<SortedRuns>> = std::thread::scope(|s| {
-            let workers: Vec<_> = (0..self.threads.max(1))
-                .map(|_| s.spawn(|| self.sort_partitions(&queue)))
-                .collect();
-            workers
-                .into_iter()
-                .map(|w| {
-                    w.join()
-                        .unwrap_or_else(|_| Err(io::Error::other("a sort thread panicked")))
-                })
-                .collect()
-        });
-        let mut runs = Vec::new();
-        for outcome in outcomes {
-            let (worker_runs, c, done) = outcome?;
-            runs.extend(worker_runs);
-            counts.rows_in += c.rows_in;
-            counts.duplicates += c.duplicates;
-            counts.already_committed += c.already_committed;
-            completeness.merge(done);
+        // Partition k is sorted by thread k % threads and handed over through a channel without
+        // room; the thread then waits for its vectors back to fill them with its next partition.
+        // So `threads` partitions are in memory at once, and no vector is allocated again: freed
+        // ones of this size are reused by the allocator only in part (the RSS grew by half).
+        let n = fitted.len();
+        let mut shares: Vec<Vec<PartitionData>> = (0..threads).map(|_| Vec::new()).collect();
+        for (k, p) in fitted.into_iter().enumerate() {
+            shares[k % threads].push(p);
         }
-        runs.sort();
-        let runs: Vec<PathBuf> = runs.into_iter().map(|(_, p)| p).collect();
-        self.merge(&runs, sink)?;
-        for r in runs {
-            std::fs::remove_file(r)?;
-        }
+        let losers = &losers;
+        std::thread::scope(|s| {
+            let mut workers = Vec::with_capacity(threads);
+            let mut channels: Vec<Receiver<io::Result<Sorted>>> = Vec::with_capacity(threads);
+            let mut returns: Vec<Sender<Sorted>> = Vec::with_capacity(threads);
+            for share in shares {
+                let (tx, rx) = sync_channel(0);
+                let (back, spare) = channel();
+                channels.push(rx);
+                returns.push(back);
+                workers.push(s.spawn(move || {
+                    let mut reuse = Sorted::default();
+                    for p in share {
+                        // A closed channel: the sink failed and the run is over.
+                        if tx.send(self.sort(p, losers, reuse)).is_err() {
+                            return;
+                        }
+                        match spare.recv() {
+                            Ok(used) => reuse = used,
+                            Err(_) => return,
+                        }
+                    }
+                }));
+            }
+            let mut outcome = Ok(());
+            for k in 0..n {
+                let sorted = channels[k % threads]
+                    .recv()
+                    .unwrap_or_else(|_| Err(io::Error::other("a sort thread stopped")));
+                match sorted.and_then(&mut emit) {
+                    // The thread may be done: then the vectors are dropped.
+                    Ok(used) => drop(returns[k % threads].send(used)),
+                    Err(e) => {
+                        outcome = Err(e);
+                        break;
+                    }
+                }
+            }
+            drop(channels);
+            for w in workers {
+                if w.join().is_err() && outcome.is_ok() {
+                    outcome = Err(io::Error::other("a sort thread panicked"));
+                }
+            }
+            outcome
+        })?;
         Ok((counts, completeness))
     }
 
-    /// Takes partitions off `queue` until it is empty, writing each as a sorted run.
-    fn sort_partitions(
-        &self,
-        queue: &std::sync::Mutex<Vec<(usize, PartitionData)>>,
-    ) -> io::Result<SortedRuns> {
-        let mut runs = Vec::new();
-        let mut counts = DedupCounts::default();
-        let mut completeness = Completeness::default();
-        // One buffer per thread for the partitions it loads, one after another.
-        let mut buf = Vec::new();
-        loop {
-            let next = match queue.lock() {
-                Ok(mut q) => q.pop(),
-                Err(poisoned) => poisoned.into_inner().pop(),
-            };
-            let Some((i, p)) = next else {
-                return Ok((runs, counts, completeness));
-            };
-            load(p, &mut buf)?;
-            let loaded = self.index(std::mem::take(&mut buf));
-            let path = self.dir.join(format!("run-{i}.sorted"));
-            let mut w = BufWriter::with_capacity(1 << 16, File::create(&path)?);
-            for row in self.survivors(&loaded, &mut counts, &mut completeness) {
-                let bytes = row.bytes();
-                w.write_all(&(bytes.len() as u32).to_le_bytes())?;
-                w.write_all(bytes)?;
-            }
-            w.flush()?;
-            runs.push((i, path));
-            buf = loaded.buf;
+    /// The rows that lose dedup, from the ids of every row read (rows of skipped objects aside:
+    /// they are dropped, so they must not win).
+    fn decide(&self, mut ids: Vec<Id>, committed: &[u128], counts: &mut DedupCounts) -> Losers {
+        let mut losers = Losers::default();
+        if !self.table.dedup {
+            return losers;
         }
+        if !self.skip_objects.is_empty() {
+            ids.retain(|id| !self.skip_objects.contains(&id.object()));
+        }
+        // In key order, and among a key's copies the winner first.
+        ids.sort_unstable();
+        let mut i = 0;
+        while i < ids.len() {
+            let key = ids[i].key;
+            let end = i + ids[i..].iter().take_while(|id| id.key == key).count();
+            let first_loser = if committed.binary_search(&key).is_ok() {
+                counts.already_committed += (end - i) as u64;
+                i
+            } else {
+                counts.duplicates += (end - i - 1) as u64;
+                i + 1
+            };
+            for id in &ids[first_loser..end] {
+                losers.insert(id);
+            }
+            i = end;
+        }
+        losers
     }
 
     /// Splits `p` until every piece fits the partition limit.
@@ -148,227 +231,72 @@ impl Sorter<'_> {
         level: u32,
         out: &mut Vec<PartitionData>,
     ) -> io::Result<()> {
-        // Past a few levels a partition can only be this large by holding copies of few ids
-        // (every copy of an event hashes alike), and dedup shrinks it to fit: stop splitting.
+        // Past a few levels a partition can only be this large by holding many rows of nearly
+        // one time: it is loaded as it is.
         if p.bytes() as usize <= self.partition_limit || level > 4 {
             out.push(p);
             return Ok(());
         }
-        let n = (p.bytes() as usize / self.partition_limit + 1).clamp(2, 64);
-        for (i, sub) in split(p, self.dir, name, level, n, self.partition_limit)?
-            .into_iter()
-            .enumerate()
-        {
-            self.fit(sub, &format!("{name}.{i}"), level + 1, out)?;
+        let n = p.bytes() as usize / self.partition_limit + 1;
+        match split(p, self.table, self.dir, name, n, self.partition_limit)? {
+            Err(whole) => out.push(whole),
+            Ok(pieces) => {
+                for (i, piece) in pieces.into_iter().enumerate() {
+                    self.fit(piece, &format!("{name}.{i}"), level + 1, out)?;
+                }
+            }
         }
         Ok(())
     }
 
-    fn index(&self, buf: Vec<u8>) -> Loaded {
-        let ncols = self.table.columns.len();
-        let mut offsets = Vec::new();
-        let mut committed = Vec::new();
+    /// Loads a partition (into the memory of `reuse`) and sorts the rows that survive dedup.
+    fn sort(&self, p: PartitionData, losers: &Losers, reuse: Sorted) -> io::Result<Sorted> {
+        let t = self.table;
+        let ncols = t.columns.len();
+        let Sorted {
+            mut buf,
+            mut offsets,
+            mut order,
+            ..
+        } = reuse;
+        load(p, &mut buf)?;
+        offsets.clear();
+        order.clear();
+        let mut rows_in = 0;
         let mut pos = 0;
         for e in entries(&buf) {
-            let start = pos + HEADER;
-            if e.kind == COMMITTED {
-                committed.push((start, start + e.payload.len()));
-            } else if !self.skip_objects.contains(&e.object) {
-                index_cells(&buf, start, ncols, &mut offsets);
+            if !self.skip_objects.contains(&e.object) {
+                rows_in += 1;
+                if !losers.contains(e.object, e.row) {
+                    index_cells(&buf, pos + HEADER, ncols, &mut offsets);
+                }
             }
             pos += e.whole.len();
         }
-        Loaded {
+        // The rows of a partition share its first sort cell when that is text (one event type):
+        // left out, the sort starts at the timestamp instead of comparing the same string.
+        let first = usize::from(t.columns[t.sort_columns[0]].ty == ColumnType::Utf8);
+        let row = |i: u32| RowRef {
+            buf: &buf,
+            offsets: &offsets[i as usize * ncols..(i as usize + 1) * ncols],
+        };
+        let mut completeness = Completeness::default();
+        // Prefixes are taken in buffer order, where the cells they read are cached, and most
+        // comparisons end at them; only equal prefixes compare the cells, in sorted order.
+        for i in 0..(offsets.len() / ncols) as u32 {
+            let r = row(i);
+            completeness.observe(t, &r);
+            order.push((prefix(r.cell(t.sort_columns[first])), i));
+        }
+        let cells = |i: u32| t.sort_columns[first..].iter().map(move |&c| row(i).cell(c));
+        order.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| cells(a.1).cmp(cells(b.1))));
+        Ok(Sorted {
             buf,
             offsets,
-            committed,
-        }
-    }
-
-    /// The rows of a partition that survive dedup, in output order.
-    fn survivors<'l>(
-        &self,
-        p: &'l Loaded,
-        counts: &mut DedupCounts,
-        completeness: &mut Completeness,
-    ) -> Vec<RowRef<'l>> {
-        let t = self.table;
-        let ncols = t.columns.len();
-        let rows = p.offsets.chunks_exact(ncols).map(|offsets| RowRef {
-            buf: &p.buf,
-            offsets,
-        });
-        counts.rows_in += (p.offsets.len() / ncols) as u64;
-        let kept: Vec<RowRef<'l>> = if t.dedup {
-            let committed: FxHashSet<u128> = p
-                .committed
-                .iter()
-                .filter_map(|&(s, e)| p.buf[s..e].try_into().ok().map(u128::from_le_bytes))
-                .collect();
-            let mut first: FxHashMap<&[u8], usize> =
-                FxHashMap::with_capacity_and_hasher(p.offsets.len() / ncols, Default::default());
-            let mut kept: Vec<RowRef<'l>> = Vec::new();
-            for row in rows {
-                let Cell::Str(key) = row.cell(t.key_column) else {
-                    kept.push(row);
-                    continue;
-                };
-                if !committed.is_empty() && committed.contains(&key_hash(key)) {
-                    counts.already_committed += 1;
-                    continue;
-                }
-                match first.get(key) {
-                    None => {
-                        first.insert(key, kept.len());
-                        kept.push(row);
-                    }
-                    Some(&i) => {
-                        counts.duplicates += 1;
-                        let c = t.received_at_column;
-                        if row.cell(c) < kept[i].cell(c) {
-                            kept[i] = row;
-                        }
-                    }
-                }
-            }
-            kept
-        } else {
-            rows.collect()
-        };
-        let ranks = first_key_ranks(t, &kept);
-        // Rows are visited in buffer order here, where the cells they read are cached; in sorted
-        // order every row would be a cache miss.
-        let mut keyed: Vec<((u32, [Cell<'l>; 3]), RowRef<'l>)> = kept
-            .into_iter()
-            .map(|r| {
-                completeness.observe(t, &r);
-                let mut key = t.sort_key(&r);
-                let rank = match (&ranks, key[0]) {
-                    (Some(ranks), Cell::Str(s)) => {
-                        key[0] = Cell::Null;
-                        ranks.get(s).copied().unwrap_or(0)
-                    }
-                    _ => 0,
-                };
-                ((rank, key), r)
-            })
-            .collect();
-        keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        keyed.into_iter().map(|(_, row)| row).collect()
-    }
-
-    /// K-way merge of sorted runs into `sink`.
-    fn merge(&self, runs: &[PathBuf], sink: &mut dyn RowSink) -> io::Result<()> {
-        let ncols = self.table.columns.len();
-        let mut readers = Vec::with_capacity(runs.len());
-        for path in runs {
-            readers.push(RunReader {
-                r: BufReader::with_capacity(1 << 18, File::open(path)?),
-                buf: Vec::new(),
-                offsets: Vec::with_capacity(ncols),
-                live: false,
-            });
-        }
-        for r in &mut readers {
-            r.advance(ncols)?;
-        }
-        // A binary min-heap of the live runs, ordered by their current row: about log2(runs)
-        // comparisons per row instead of one per run.
-        let t = self.table;
-        let less = |readers: &[RunReader], a: usize, b: usize| {
-            t.cmp_rows(&readers[a].row(), &readers[b].row()).is_lt()
-        };
-        let mut heap: Vec<usize> = (0..readers.len()).filter(|&i| readers[i].live).collect();
-        for i in (0..heap.len() / 2).rev() {
-            sift_down(&mut heap, i, |a, b| less(&readers, a, b));
-        }
-        while let Some(&top) = heap.first() {
-            sink.push(readers[top].row())?;
-            readers[top].advance(ncols)?;
-            if !readers[top].live {
-                let last = heap.len() - 1;
-                heap.swap(0, last);
-                heap.pop();
-            }
-            sift_down(&mut heap, 0, |a, b| less(&readers, a, b));
-        }
-        Ok(())
-    }
-}
-
-/// When a table sorts first by a string column (events: `event_type`), the rank of each of its
-/// distinct values among the rows, in byte order: the sort then compares integers where it
-/// compared the same few strings byte by byte (a tenth of the sort's time). A null first cell
-/// sorts before every string and keeps rank 0; strings rank from 1.
-fn first_key_ranks<'l>(t: &Table, rows: &[RowRef<'l>]) -> Option<FxHashMap<&'l [u8], u32>> {
-    let column = t.sort_columns[0];
-    if t.columns[column].ty != ColumnType::Utf8 {
-        return None;
-    }
-    let mut ranks: FxHashMap<&'l [u8], u32> = FxHashMap::default();
-    for r in rows {
-        if let Cell::Str(s) = r.cell(column) {
-            ranks.entry(s).or_insert(0);
-        }
-    }
-    let mut distinct: Vec<&'l [u8]> = ranks.keys().copied().collect();
-    distinct.sort_unstable();
-    for (i, s) in distinct.into_iter().enumerate() {
-        ranks.insert(s, i as u32 + 1);
-    }
-    Some(ranks)
-}
-
-/// Restores the heap property below `i` (a min-heap under `less`).
-fn sift_down(heap: &mut [usize], mut i: usize, less: impl Fn(usize, usize) -> bool) {
-    loop {
-        let (l, r) = (2 * i + 1, 2 * i + 2);
-        let mut smallest = i;
-        if l < heap.len() && less(heap[l], heap[smallest]) {
-            smallest = l;
-        }
-        if r < heap.len() && less(heap[r], heap[smallest]) {
-            smallest = r;
-        }
-        if smallest == i {
-            return;
-        }
-        heap.swap(i, smallest);
-        i = smallest;
-    }
-}
-
-struct RunReader {
-    r: BufReader<File>,
-    buf: Vec<u8>,
-    offsets: Vec<u32>,
-    live: bool,
-}
-
-impl RunReader {
-    fn advance(&mut self, ncols: usize) -> io::Result<()> {
-        let mut len = [0u8; 4];
-        match self.r.read_exact(&mut len) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                self.live = false;
-                return Ok(());
-            }
-            Err(e) => return Err(e),
-        }
-        self.buf.resize(u32::from_le_bytes(len) as usize, 0);
-        self.r.read_exact(&mut self.buf)?;
-        self.offsets.clear();
-        index_cells(&self.buf, 0, ncols, &mut self.offsets);
-        self.live = true;
-        Ok(())
-    }
-
-    fn row(&self) -> RowRef<'_> {
-        RowRef {
-            buf: &self.buf,
-            offsets: &self.offsets,
-        }
+            order,
+            rows_in,
+            completeness,
+        })
     }
 }
 
@@ -376,27 +304,29 @@ impl RunReader {
 mod tests {
     use super::super::partition::{Batch, Partitions};
     use super::*;
+    use crate::lake::index::key_hash;
     use crate::lake::table::EVENTS;
+    use crate::lake::Day;
+    use std::path::PathBuf;
 
+    /// Event `id`, its timestamp spread over 30 hours from 22:00 the day before.
     fn line(id: usize, received: &str, ty: &str) -> String {
+        let hour = 22 + id % 30;
+        let (day, hour) = (27 + hour / 24, hour % 24);
         format!(
-            r#"{{"event_id":"id-{id}","event_type":"{ty}","schema_version":"1-0-0","timestamp":"2026-11-28T10:00:{:02}.000Z","received_at":"{received}","anonymous_id":"a","session_id":"s","seq":{id}}}"#,
+            r#"{{"event_id":"id-{id}","event_type":"{ty}","schema_version":"1-0-0","timestamp":"2026-11-{day}T{hour:02}:00:{:02}.000Z","received_at":"{received}","anonymous_id":"a","session_id":"s","seq":{id}}}"#,
             id % 60
         )
     }
 
-    struct Collect(Vec<(String, i64)>);
+    /// The rows a sink was given: event id, event type, timestamp, received at.
+    struct Collect(Vec<(String, String, i64, i64)>);
 
     impl RowSink for Collect {
         fn push(&mut self, row: RowRef<'_>) -> io::Result<()> {
-            let Cell::Str(id) = row.cell(0) else {
-                panic!("event_id")
-            };
-            let Cell::Int(received) = row.cell(6) else {
-                panic!("received_at")
-            };
-            self.0
-                .push((String::from_utf8(id.to_vec()).unwrap(), received));
+            let text = |c: usize| String::from(row.cell(c).as_str().unwrap());
+            let int = |c: usize| row.cell(c).as_int().unwrap();
+            self.0.push((text(0), text(1), int(3), int(6)));
             Ok(())
         }
     }
@@ -411,50 +341,59 @@ mod tests {
         dir
     }
 
-    /// Sorts 2,000 events (10% sent twice, the later copy first) with `limit` bytes of memory.
-    fn sort_with_limit(limit: usize, n_partitions: usize) -> (Collect, DedupCounts, u64) {
-        let dir = scratch(&format!("{limit}-{n_partitions}"));
-        let mut parts = Partitions::new(&dir, "p", 0, n_partitions, limit);
-        let mut batch = Batch::new(0);
+    fn push(batch: &mut Batch, line: &str) {
+        assert!(batch.push_row(&EVENTS, |out| EVENTS
+            .parse_line(line.as_bytes(), out)
+            .is_ok()));
+    }
+
+    fn sorter<'a>(
+        dir: &'a Path,
+        limit: usize,
+        skip: &'a HashSet<u32>,
+        threads: usize,
+    ) -> Sorter<'a> {
+        Sorter {
+            table: &EVENTS,
+            dir,
+            partition_limit: limit,
+            skip_objects: skip,
+            threads,
+        }
+    }
+
+    /// Sorts 2,000 events (10% sent again later as another event type, in another object) with
+    /// `limit` bytes of memory on `threads` threads; `id-10` is already in the table.
+    fn sort_with_limit(limit: usize, threads: usize) -> (Collect, DedupCounts, u64) {
+        let dir = scratch(&format!("{limit}-{threads}"));
+        let origin = Day::parse("2026-11-28").unwrap().start_millis();
+        let mut parts = Partitions::new(&dir, "p", &EVENTS, origin, limit);
+        let (mut first, mut retries) = (parts.batch(0), parts.batch(1));
         for i in 0..2_000 {
             if i % 10 == 0 {
-                let l = line(i, "2026-11-28T10:05:00.000Z", "retry");
-                assert!(batch
-                    .push_row(&EVENTS, |out| EVENTS.parse_line(l.as_bytes(), out).is_ok())
-                    .is_some());
+                push(&mut retries, &line(i, "2026-11-28T10:05:00.000Z", "retry"));
             }
-            let l = line(
-                i,
-                "2026-11-28T10:01:00.000Z",
-                if i % 2 == 0 { "b" } else { "a" },
-            );
-            assert!(batch
-                .push_row(&EVENTS, |out| EVENTS.parse_line(l.as_bytes(), out).is_ok())
-                .is_some());
-            if batch.len_bytes() > 4096 {
-                parts.absorb(&mut batch).unwrap();
+            let ty = if i % 2 == 0 { "b" } else { "a" };
+            push(&mut first, &line(i, "2026-11-28T10:01:00.000Z", ty));
+            if first.len_bytes() > 4096 {
+                parts.absorb(&mut first).unwrap();
             }
         }
-        batch.push_committed(key_hash(b"id-10"));
-        parts.absorb(&mut batch).unwrap();
-        let parts = parts.finish().unwrap();
-        let spilled: u64 = parts
-            .iter()
-            .filter(|p| matches!(p, PartitionData::Disk { .. }))
-            .count() as u64;
+        parts.absorb(&mut first).unwrap();
+        parts.absorb(&mut retries).unwrap();
+        let keys = parts.keys();
+        assert_eq!(keys.len(), 2_000, "distinct keys for the probe");
+        let (parts, ids) = parts.finish().unwrap();
+        let spilled = parts.iter().filter(|p| p.on_disk()).count() as u64;
         let mut sink = Collect(Vec::new());
-        let sorter = Sorter {
-            table: &EVENTS,
-            dir: &dir,
-            partition_limit: limit,
-            skip_objects: &HashSet::new(),
-            threads: 2,
-        };
-        let (counts, _) = sorter.run(parts, &mut sink).unwrap();
+        let skip = HashSet::new();
+        let (counts, _) = sorter(&dir, limit, &skip, threads)
+            .run(parts, ids, &[key_hash(b"id-10")], &mut sink)
+            .unwrap();
         assert_eq!(
             std::fs::read_dir(&dir).unwrap().count(),
             0,
-            "spill files and runs are removed"
+            "spill files are removed"
         );
         std::fs::remove_dir_all(&dir).unwrap();
         (sink, counts, spilled)
@@ -468,14 +407,19 @@ mod tests {
         );
         assert_eq!(counts.already_committed, 2);
         assert_eq!(sink.0.len(), 1_999);
-        let ids: HashSet<&str> = sink.0.iter().map(|(id, _)| id.as_str()).collect();
+        let ids: HashSet<&str> = sink.0.iter().map(|r| r.0.as_str()).collect();
         assert_eq!(ids.len(), 1_999, "each event once");
         assert!(!ids.contains("id-10"));
         let first_received = crate::timestamp::parse_rfc3339("2026-11-28T10:01:00.000Z").unwrap();
         assert!(
-            sink.0.iter().all(|(_, r)| *r == first_received),
-            "the first received copy wins"
+            sink.0
+                .iter()
+                .all(|r| r.3 == first_received && r.1 != "retry"),
+            "the first received copy wins, though its retry fell in another partition"
         );
+        let mut sorted = sink.0.clone();
+        sorted.sort_by(|a, b| (&a.1, a.2, &a.0).cmp(&(&b.1, b.2, &b.0)));
+        assert!(sorted == sink.0, "rows in event type, timestamp, id order");
     }
 
     #[test]
@@ -486,12 +430,39 @@ mod tests {
     }
 
     #[test]
-    fn a_day_many_times_the_limit_spills_splits_and_merges_to_the_same_result() {
-        let (big, _, _) = sort_with_limit(usize::MAX, 1);
-        // ~250 KB of entries against 16 KB: partitions spill and are split again.
-        let (sink, counts, spilled) = sort_with_limit(16 * 1024, 2);
-        assert!(spilled > 0);
-        check(&sink, counts);
-        assert_eq!(sink.0, big.0, "same rows in the same order");
+    fn a_day_many_times_the_limit_spills_splits_and_comes_out_the_same() {
+        let (whole, _, _) = sort_with_limit(usize::MAX, 1);
+        // ~250 KB of entries against 16 KB: partitions spill and are split into time ranges.
+        for threads in [1, 2, 3] {
+            let (sink, counts, spilled) = sort_with_limit(16 * 1024, threads);
+            assert!(spilled > 0);
+            check(&sink, counts);
+            assert!(sink.0 == whole.0, "same rows in the same order");
+        }
+    }
+
+    #[test]
+    fn the_copy_in_an_unreadable_object_never_wins() {
+        let dir = scratch("skip");
+        let mut parts = Partitions::new(&dir, "p", &EVENTS, 0, usize::MAX);
+        let (mut bad, mut good) = (parts.batch(0), parts.batch(1));
+        push(&mut bad, &line(1, "2026-11-28T10:00:00.000Z", "a"));
+        push(&mut good, &line(1, "2026-11-28T10:09:00.000Z", "a"));
+        push(&mut good, &line(1, "2026-11-28T10:09:00.000Z", "b"));
+        parts.absorb(&mut bad).unwrap();
+        parts.absorb(&mut good).unwrap();
+        let (parts, ids) = parts.finish().unwrap();
+        let skip = HashSet::from([0]);
+        let mut sink = Collect(Vec::new());
+        let (counts, _) = sorter(&dir, usize::MAX, &skip, 2)
+            .run(parts, ids, &[], &mut sink)
+            .unwrap();
+        assert_eq!(sink.0.len(), 1);
+        assert_eq!(
+            sink.0[0].1, "a",
+            "a tie goes to the first read of the readable copies"
+        );
+        assert_eq!((counts.rows_in, counts.duplicates), (2, 1));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -6,14 +6,14 @@
 //! A run, for each table:
 //! 1. [`plan`]: open the table, find the raw objects the last committed run covers (its commit
 //!    lists them) and delete those still there, list the new raw objects.
-//! 2. [`read`]: read the new objects (gzip or plain, by magic bytes) into hash partitions on the
-//!    event id ([`partition`]); unreadable objects are moved aside. Then the dedup probe: the
+//! 2. [`read`]: read the new objects (gzip or plain, by magic bytes) into range partitions of the
+//!    output order, with each row's dedup id ([`partition`]); unreadable objects are moved aside. Then the dedup probe: the
 //!    run's event ids are looked up in the file indexes ([`crate::lake::index`]) of the dedup
 //!    window (at least 48 hours of arrival, across days), and the ones the table holds are
 //!    dropped.
-//! 3. [`dedup`] and [`write`]: deduplicate (first `received_at` wins) and sort each partition,
-//!    merge them into Parquet files with statistics and an index; [`completeness`] measures
-//!    delivery on the way.
+//! 3. [`dedup`] and [`write`]: deduplicate on the ids (first `received_at` wins), sort each
+//!    partition and write them in order into Parquet files with statistics and an index;
+//!    [`completeness`] measures delivery on the way.
 //! 4. [`commit`]: upload the files and indexes, verify each file as stored (row count and
 //!    event-id checksum), and commit them to the table in one Delta commit that also carries the
 //!    run's number (an application transaction: two runs that read the same version cannot both
@@ -70,6 +70,23 @@ pub fn cap_allocator_arenas() {
         // SAFETY: mallopt only adjusts allocator tuning; it is called before other threads run.
         unsafe {
             mallopt(M_ARENA_MAX, 1);
+        }
+    }
+}
+
+/// Gives the pages of freed memory back to the system (glibc keeps them mapped in its arena).
+/// Between reading a day and writing it: the read's partition buffers are freed by then, and
+/// the write's buffers otherwise came on top of them: the peak RSS of the 1 GiB day measured
+/// 237-243 MB without this and 213-232 MB with it (three runs each).
+pub(crate) fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn malloc_trim(pad: usize) -> i32;
+        }
+        // SAFETY: malloc_trim only returns free pages of the allocator's own arenas.
+        unsafe {
+            malloc_trim(0);
         }
     }
 }

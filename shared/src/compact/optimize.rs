@@ -10,8 +10,7 @@ use std::time::Instant;
 
 use super::commit::Uploads;
 use super::completeness::Completeness;
-use super::partition::{Batch, Partitions};
-use super::read::lock;
+use super::partition::{lock, Partitions};
 use super::report::{OptimizeOutcome, OptimizeReport};
 use super::write::sort_and_write;
 use super::{Compaction, Scratch};
@@ -44,8 +43,6 @@ pub(crate) struct Rewritten {
     /// Rows left out.
     pub erased: u64,
 }
-/// Parquet data is about a tenth of its rows in the row encoding.
-const ENCODED_PER_PARQUET_BYTE: u64 = 10;
 
 impl<S: ObjectStore> Compaction<'_, S> {
     /// The days of `table` before `before` (within the look-back) that have more files than
@@ -221,15 +218,11 @@ impl<S: ObjectStore> Compaction<'_, S> {
             stem,
             erase,
         } = input;
-        let estimate: u64 = files
-            .iter()
-            .map(|f| f.size * ENCODED_PER_PARQUET_BYTE)
-            .sum();
         let partitions = Arc::new(Mutex::new(Partitions::new(
             &scratch.0,
             "o",
-            0,
-            (estimate as usize / self.cfg.partition_limit() + 1).min(256),
+            table,
+            day.start_millis(),
             self.cfg.partition_buffer(),
         )));
         let mut erased = 0;
@@ -237,7 +230,7 @@ impl<S: ObjectStore> Compaction<'_, S> {
             erased += self
                 .read_file_into(
                     table,
-                    f,
+                    (i as u32, f),
                     &scratch.0.join(format!("in-{i}")),
                     &partitions,
                     erase.clone(),
@@ -251,6 +244,7 @@ impl<S: ObjectStore> Compaction<'_, S> {
             stem,
             self.cfg,
             &Default::default(),
+            Vec::new(),
         )
         .await?;
         let mut out = Vec::with_capacity(written.parts.len());
@@ -269,7 +263,7 @@ impl<S: ObjectStore> Compaction<'_, S> {
     async fn read_file_into(
         &self,
         table: &'static Table,
-        file: &DataFile,
+        (number, file): (u32, &DataFile),
         local: &std::path::Path,
         partitions: &Arc<Mutex<Partitions>>,
         erase: Option<Arc<ErasureFilter>>,
@@ -281,7 +275,7 @@ impl<S: ObjectStore> Compaction<'_, S> {
         let partitions = partitions.clone();
         let read_path = path.clone();
         let erased = tokio::task::spawn_blocking(move || -> Result<u64> {
-            let mut batch = Batch::new(0);
+            let mut batch = lock(&partitions).batch(number);
             let mut failed = None;
             let mut erased = 0;
             read_rows(&read_path, table, |row| {
@@ -294,14 +288,13 @@ impl<S: ObjectStore> Compaction<'_, S> {
                     true
                 });
                 if batch.len_bytes() >= MIB && failed.is_none() {
-                    failed = lock(&partitions).absorb(&mut batch).err();
+                    failed = Partitions::absorb_shared(&partitions, &mut batch).err();
                 }
             })?;
             if let Some(e) = failed {
                 return Err(LakeError::io(read_path.display(), e));
             }
-            lock(&partitions)
-                .absorb(&mut batch)
+            Partitions::absorb_shared(&partitions, &mut batch)
                 .map_err(|e| LakeError::io(read_path.display(), e))?;
             Ok(erased)
         })

@@ -1,16 +1,16 @@
-//! Step 2: a day's raw objects downloaded and parsed into hash partitions, with bounded
+//! Step 2: a day's raw objects downloaded and parsed into range partitions, with bounded
 //! concurrency (downloads are async, parsing runs on blocking threads), then the dedup probe:
-//! the keys of the run's rows looked up in the file indexes of the dedup window, and the ones
-//! the table already holds added to the partitions so that dedup drops their late copies.
+//! the keys of the run's rows looked up in the file indexes of the dedup window, so that dedup
+//! drops the late copies of the ones the table already holds.
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
 
-use super::partition::{Batch, Partitions};
+use super::partition::{lock, Partitions};
 use super::plan::DayInput;
 use super::report::{RunReport, Unreadable};
 use crate::erasure::ErasureFilter;
@@ -47,7 +47,6 @@ pub struct RejectedLine {
 struct ObjectRead {
     uncompressed: u64,
     rows: u64,
-    keys: Vec<u128>,
     rejected: Vec<RejectedLine>,
     rejected_total: u64,
     /// Rows of people being erased, dropped.
@@ -67,17 +66,8 @@ pub struct DayRead {
     pub skip: HashSet<u32>,
     /// Per object that had them, its lines that were not records.
     pub rejected: Vec<(String, Vec<RejectedLine>)>,
-    /// Sorted, distinct key hashes of the rows read (for the dedup probe).
-    pub keys: Vec<u128>,
     /// `(user_id, anonymous_id)` pairs of erased rows whose anonymous id is not erased yet.
     pub links: Vec<(String, String)>,
-}
-
-pub(super) fn lock(p: &Mutex<Partitions>) -> MutexGuard<'_, Partitions> {
-    match p.lock() {
-        Ok(g) => g,
-        Err(poisoned) => poisoned.into_inner(),
-    }
 }
 
 /// Where a day's objects go and what is dropped on the way.
@@ -149,12 +139,9 @@ pub async fn read_day<S: ObjectStore>(
         if !r.rejected.is_empty() {
             out.rejected.push((o.key.clone(), r.rejected));
         }
-        out.keys.extend(r.keys);
         out.inputs.push(o.key.clone());
     }
     run.unreadable_objects += out.unreadable.len() as u64;
-    out.keys.sort_unstable();
-    out.keys.dedup();
     Ok(out)
 }
 
@@ -216,7 +203,6 @@ fn read_object(
     let mut out = ObjectRead {
         uncompressed: 0,
         rows: 0,
-        keys: Vec::new(),
         rejected: Vec::new(),
         rejected_total: 0,
         erased: 0,
@@ -227,9 +213,9 @@ fn read_object(
     let file = std::fs::File::open(path).map_err(|e| (path.display().to_string(), e))?;
     let spill_dir = || lock(partitions).dir().display().to_string();
     let (mut lines, gzip) = ndjson_reader(file);
-    let mut batch = Batch::new(object);
+    let mut batch = lock(partitions).batch(object);
     let mut n = 0u64;
-    let flush = |batch: &mut Batch| lock(partitions).absorb(batch);
+    let flush = |batch: &mut _| Partitions::absorb_shared(partitions, batch);
     loop {
         let text = match lines.next_line() {
             Ok(None) => break,
@@ -274,12 +260,9 @@ fn read_object(
             }
         });
         match pushed {
-            Some(key) => {
-                out.rows += 1;
-                out.keys.extend(key);
-            }
-            None if erased => out.erased += 1,
-            None => {
+            true => out.rows += 1,
+            false if erased => out.erased += 1,
+            false => {
                 out.rejected_total += 1;
                 // A line that names a person being erased is counted, not kept.
                 if out.rejected.len() < REJECTED_KEPT_PER_OBJECT && !erase.in_text(text) {
@@ -386,17 +369,6 @@ pub async fn probe<S: ObjectStore>(
     Ok(found)
 }
 
-/// Adds `committed` keys to the partitions: their rows are copies of events the table holds.
-pub fn add_committed(partitions: &Mutex<Partitions>, committed: &[u128]) -> Result<()> {
-    let mut batch = Batch::new(u32::MAX);
-    for key in committed {
-        batch.push_committed(*key);
-    }
-    lock(partitions)
-        .absorb(&mut batch)
-        .map_err(|e| LakeError::io("partitions", e))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -431,7 +403,7 @@ mod tests {
         let table = &crate::lake::table::EVENTS;
         // Spilling at the first byte into a directory that does not exist.
         let gone = dir.join("no-such-dir");
-        let partitions = Mutex::new(Partitions::new(&gone, "t", 0, 4, 0));
+        let partitions = Mutex::new(Partitions::new(&gone, "t", table, 0, 0));
         let err = read_object(
             table,
             "raw/events/x",
@@ -443,7 +415,7 @@ mod tests {
         .unwrap_err();
         assert!(err.0.contains("no-such-dir"), "{}", err.0);
         // The downloaded copy gone.
-        let partitions = Mutex::new(Partitions::new(&dir, "t", 0, 4, 1 << 20));
+        let partitions = Mutex::new(Partitions::new(&dir, "t", table, 0, 1 << 20));
         let missing = dir.join("missing");
         assert!(read_object(
             table,

@@ -22,7 +22,7 @@ pub struct Written {
 }
 
 /// Dedups, sorts and writes every partition into parts named `<stem>-NNNN.parquet` under `dir`,
-/// dropping the rows of the objects in `skip`.
+/// dropping the rows of the objects in `skip` and the copies of the `committed` keys (sorted).
 pub async fn sort_and_write(
     table: &'static Table,
     partitions: Arc<Mutex<Partitions>>,
@@ -30,6 +30,7 @@ pub async fn sort_and_write(
     stem: String,
     cfg: &CompactConfig,
     skip: &HashSet<u32>,
+    committed: Vec<u128>,
 ) -> Result<Written> {
     // Every reader has finished, so this is the last handle.
     let partitions = Arc::try_unwrap(partitions)
@@ -45,9 +46,10 @@ pub async fn sort_and_write(
     let cfg = cfg.clone();
     let skip = skip.clone();
     tokio::task::spawn_blocking(move || {
-        let data = partitions
+        let (data, ids) = partitions
             .finish()
             .map_err(|e| LakeError::io(dir.display(), e))?;
+        super::release_free_memory();
         let mut writer = PartWriter::new(
             table,
             &dir,
@@ -64,7 +66,7 @@ pub async fn sort_and_write(
             skip_objects: &skip,
             threads: cfg.sort_threads(),
         };
-        let sorted = sorter.run(data, &mut writer);
+        let sorted = sorter.run(data, ids, &committed, &mut writer);
         // The writer's own error, if it stopped, explains a failed push better.
         let parts = writer.finish()?;
         let (counts, completeness) = sorted.map_err(|e| LakeError::io(dir.display(), e))?;

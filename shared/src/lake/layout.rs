@@ -47,6 +47,11 @@ impl Day {
         Day(ms.div_euclid(DAY_MS))
     }
 
+    /// The day's first millisecond.
+    pub fn start_millis(self) -> EpochMillis {
+        self.0 * DAY_MS
+    }
+
     fn ymd(self) -> (i64, i64, i64) {
         civil_from_days(self.0)
     }
