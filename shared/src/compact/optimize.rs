@@ -288,13 +288,13 @@ impl<S: ObjectStore> Compaction<'_, S> {
                     true
                 });
                 if batch.len_bytes() >= MIB && failed.is_none() {
-                    failed = Partitions::absorb_shared(&partitions, &mut batch).err();
+                    failed = Partitions::absorb(&partitions, &mut batch).err();
                 }
             })?;
             if let Some(e) = failed {
                 return Err(LakeError::io(read_path.display(), e));
             }
-            Partitions::absorb_shared(&partitions, &mut batch)
+            Partitions::absorb(&partitions, &mut batch)
                 .map_err(|e| LakeError::io(read_path.display(), e))?;
             Ok(erased)
         })

@@ -361,10 +361,6 @@ impl PartitionData {
     pub fn bytes(&self) -> u64 {
         self.bytes
     }
-
-    pub fn on_disk(&self) -> bool {
-        matches!(self.stored, Stored::Disk { .. })
-    }
 }
 
 const NO_PART: u32 = u32::MAX;
@@ -409,16 +405,9 @@ impl Partitions {
         }
     }
 
-    pub fn absorb(&mut self, batch: &mut Batch) -> io::Result<()> {
-        match self.take(batch) {
-            Some(spill) => spill.write(),
-            None => Ok(()),
-        }
-    }
-
-    /// [`Partitions::absorb`] for partitions that readers share: a spill is written after the
-    /// lock is released, so that the other readers go on meanwhile.
-    pub fn absorb_shared(partitions: &Mutex<Partitions>, batch: &mut Batch) -> io::Result<()> {
+    /// Moves a batch's rows into the partitions that the readers share; a spill is written after
+    /// the lock is released, so that the other readers go on meanwhile.
+    pub fn absorb(partitions: &Mutex<Partitions>, batch: &mut Batch) -> io::Result<()> {
         let spill = lock(partitions).take(batch);
         match spill {
             Some(spill) => spill.write(),

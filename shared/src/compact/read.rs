@@ -215,7 +215,7 @@ fn read_object(
     let (mut lines, gzip) = ndjson_reader(file);
     let mut batch = lock(partitions).batch(object);
     let mut n = 0u64;
-    let flush = |batch: &mut _| Partitions::absorb_shared(partitions, batch);
+    let flush = |batch: &mut _| Partitions::absorb(partitions, batch);
     loop {
         let text = match lines.next_line() {
             Ok(None) => break,
