@@ -224,10 +224,12 @@ impl<S: ObjectStore> Compaction<'_, S> {
             report.run.duplicates_dropped += written.counts.duplicates;
             report.run.already_committed += written.counts.already_committed;
             out.completeness.merge(written.completeness);
-            for part in &written.parts {
+            // Moved, not cloned: a day's index is 16 bytes a row, and the peak RSS of the
+            // benchmark day came at this point.
+            for part in written.parts {
                 report.run.rows_out += part.stats.rows();
-                out.files.push(uploads.part(day, part).await?);
-                out.indexes.push(part.index.clone());
+                out.files.push(uploads.part(day, &part).await?);
+                out.indexes.push(part.index);
             }
             for (object, lines) in &read.rejected {
                 out.rejected.push(uploads.rejected(object, lines).await?);

@@ -44,11 +44,12 @@ impl<'a, S: ObjectStore> Uploads<'a, S> {
         let index_key = table_key(self.table, &index_path(&path));
         self.uploaded.push(key.clone());
         self.store.upload(&key, &part.path).await?;
-        self.verify(&key, part.fingerprint).await?;
         self.uploaded.push(index_key.clone());
-        self.store
-            .put_small(&index_key, part.index.encode(), None)
-            .await?;
+        // The index goes up while the part is read back (on a blocking thread).
+        tokio::try_join!(
+            self.verify(&key, part.fingerprint),
+            self.store.put_small(&index_key, part.index.encode(), None),
+        )?;
         let _ = std::fs::remove_file(&part.path);
         Ok(NewFile {
             path,

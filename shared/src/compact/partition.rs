@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use rustc_hash::FxHashMap;
 
-use crate::lake::index::key_hash;
+use crate::lake::index::{key_hash, sort_by_hash};
 use crate::lake::table::Table;
 use crate::record::cells::{read_cell, Cell};
 use crate::record::ColumnType;
@@ -274,7 +274,12 @@ impl Span {
 }
 
 struct Partition {
-    rows: Piece,
+    /// The group value (`None` first) and the range within it.
+    place: (Option<Box<[u8]>>, usize),
+    span: Span,
+    /// Its rows in memory: the pieces of the batches, moved in as they are (a copy of every
+    /// row under the readers' lock cost more than a list of buffers).
+    chunks: Vec<Vec<u8>>,
     /// Where its spilled rows are in the spill file: offset and length of each spill.
     extents: Vec<(u64, usize)>,
     bytes: u64,
@@ -350,7 +355,7 @@ pub struct PartitionData {
 }
 
 pub(super) enum Stored {
-    Memory(Vec<u8>),
+    Memory(Vec<Vec<u8>>),
     Disk {
         file: Arc<SpillFile>,
         extents: Vec<(u64, usize)>,
@@ -422,13 +427,17 @@ impl Partitions {
                 continue;
             }
             let (group, range) = (piece.place.0.as_deref(), piece.place.1);
+            let len = piece.mem.len();
+            // The piece starts again at about the size it reached; the chunk gives its spare
+            // capacity back (in place: no copy) so that buffered bytes are the memory held.
+            let mut chunk = std::mem::replace(&mut piece.mem, Vec::with_capacity(len));
+            chunk.shrink_to_fit();
             let p = self.part(group, range);
-            p.rows.mem.extend_from_slice(&piece.mem);
-            p.rows.span.add(piece.span.lo);
-            p.rows.span.add(piece.span.hi);
-            p.bytes += piece.mem.len() as u64;
-            self.buffered += piece.mem.len();
-            piece.mem.clear();
+            p.chunks.push(chunk);
+            p.span.add(piece.span.lo);
+            p.span.add(piece.span.hi);
+            p.bytes += len as u64;
+            self.buffered += len;
             piece.span = Span::EMPTY;
         }
         batch.bytes = 0;
@@ -444,8 +453,11 @@ impl Partitions {
             let t = time.unwrap_or(i64::MIN).max(lo);
             let range = (((i128::from(t) - i128::from(lo)) / width) as usize).min(BUCKETS - 1);
             let p = self.part(None, range);
-            p.rows.mem.extend_from_slice(e.whole);
-            p.rows.span.add(time.unwrap_or(i64::MIN));
+            match p.chunks.last_mut() {
+                Some(chunk) => chunk.extend_from_slice(e.whole),
+                None => p.chunks.push(e.whole.to_vec()),
+            }
+            p.span.add(time.unwrap_or(i64::MIN));
             p.bytes += e.whole.len() as u64;
             self.buffered += e.whole.len();
         }
@@ -460,7 +472,9 @@ impl Partitions {
         let (i, new) = self.routes.slot(group, range, self.parts.len());
         if new {
             self.parts.push(Partition {
-                rows: Piece::new(group, range),
+                place: (group.map(Box::from), range),
+                span: Span::EMPTY,
+                chunks: Vec::new(),
                 extents: Vec::new(),
                 bytes: 0,
             });
@@ -470,7 +484,7 @@ impl Partitions {
 
     /// The sorted, distinct keys of the rows absorbed so far (for the cross-day dedup probe).
     pub fn keys(&mut self) -> Vec<u128> {
-        self.ids.sort_unstable();
+        sort_by_hash(&mut self.ids, |id| id.key >> 127 == 1);
         let mut keys: Vec<u128> = self.ids.iter().map(|id| id.key).collect();
         keys.dedup();
         keys
@@ -497,13 +511,16 @@ impl Partitions {
         // system's bookkeeping per partition and spill (a tenth of the run).
         let mut writes = Vec::new();
         for p in &mut self.parts {
-            if p.rows.mem.is_empty() {
-                continue;
+            // A partition's chunks go one after the other: one extent per spill.
+            let start = *end;
+            for chunk in p.chunks.drain(..) {
+                let len = chunk.len() as u64;
+                writes.push((*end, chunk));
+                *end += len;
             }
-            let len = p.rows.mem.len();
-            p.extents.push((*end, len));
-            writes.push((*end, std::mem::take(&mut p.rows.mem)));
-            *end += len as u64;
+            if *end > start {
+                p.extents.push((start, (*end - start) as usize));
+            }
         }
         self.buffered = 0;
         Spill {
@@ -519,8 +536,7 @@ impl Partitions {
         if self.spilled.is_some() {
             self.spill()?;
         }
-        self.parts
-            .sort_unstable_by(|a, b| a.rows.place.cmp(&b.rows.place));
+        self.parts.sort_unstable_by(|a, b| a.place.cmp(&b.place));
         let spill = self.spilled.map(|(file, _)| file);
         let out = self
             .parts
@@ -531,10 +547,10 @@ impl Partitions {
                         file: file.clone(),
                         extents: p.extents,
                     },
-                    None => Stored::Memory(p.rows.mem),
+                    None => Stored::Memory(p.chunks),
                 },
                 bytes: p.bytes,
-                span: p.rows.span,
+                span: p.span,
             })
             .collect();
         Ok((out, self.ids))
@@ -545,7 +561,14 @@ impl Partitions {
 /// the last partition in it is read.
 pub(super) fn load(data: PartitionData, buf: &mut Vec<u8>) -> io::Result<()> {
     match data.stored {
-        Stored::Memory(m) => *buf = m,
+        Stored::Memory(mut chunks) if chunks.len() == 1 => *buf = chunks.swap_remove(0),
+        Stored::Memory(chunks) => {
+            buf.clear();
+            buf.reserve(data.bytes as usize);
+            for chunk in chunks {
+                buf.extend_from_slice(&chunk);
+            }
+        }
         Stored::Disk { file, extents } => {
             buf.clear();
             buf.reserve(data.bytes as usize);
@@ -577,7 +600,11 @@ pub(super) fn split(
     // Every row of a partition has the same group, so the range alone orders the pieces.
     let mut parts = Partitions::with_ranges(dir, name, Ranges::of(table, 0), limit);
     match data.stored {
-        Stored::Memory(m) => parts.absorb_split(&m, lo, width)?,
+        Stored::Memory(chunks) => {
+            for chunk in chunks {
+                parts.absorb_split(&chunk, lo, width)?;
+            }
+        }
         Stored::Disk { file, extents } => {
             // A spill holds whole entries: each is split as it is read.
             let mut chunk = Vec::new();

@@ -69,6 +69,9 @@ pub async fn sort_and_write(
         let sorted = sorter.run(data, ids, &committed, &mut writer);
         // The writer's own error, if it stopped, explains a failed push better.
         let parts = writer.finish()?;
+        // The sort's and the writer's buffers are freed, on the threads that used them: given
+        // back before the upload (its index and verification) allocates on another thread.
+        super::release_free_memory();
         let (counts, completeness) = sorted.map_err(|e| LakeError::io(dir.display(), e))?;
         Ok(Written {
             parts,

@@ -26,6 +26,12 @@ impl Fingerprint {
         self.checksum = self.checksum.wrapping_add(fnv1a(key));
     }
 
+    /// Adds the rows of `other`: the fingerprint of both sets of keys.
+    pub fn merge(&mut self, other: Fingerprint) {
+        self.rows += other.rows;
+        self.checksum = self.checksum.wrapping_add(other.checksum);
+    }
+
     pub fn checksum_hex(&self) -> String {
         format!("{:016x}", self.checksum)
     }

@@ -21,9 +21,9 @@ use parquet::schema::types::{ColumnDescPtr, ColumnPath, Type};
 use super::error::{LakeError as Error, Result};
 pub use super::fingerprint::Fingerprint;
 use super::index::{FileIndex, IndexBuilder};
-use super::stats::FileStats;
+use super::stats::{ColumnStats, FileStats};
 use super::table::Table;
-use crate::record::cells::{index_cells, push_cell, read_cell, Cell, RowRef, STR_HEADER};
+use crate::record::cells::{index_cells, push_cell, Cell, RowRef, STR_HEADER};
 use crate::record::{Column, ColumnType};
 
 /// Where rows go in output order: a Parquet writer, or a test's collector.
@@ -123,22 +123,27 @@ fn properties(table: &Table) -> WriterProperties {
 }
 
 /// Writes sorted rows into parts of about `target_bytes` each, in row groups of about
-/// `row_group_bytes` of encoded rows (the rows of one row group are held in memory).
+/// `row_group_bytes` of encoded rows (the cells of one row group are held in memory).
 pub struct PartWriter<'t> {
+    files: Parts<'t>,
+    group: RowGroup,
+    row_group_bytes: usize,
+}
+
+/// The files of a [`PartWriter`]: the part being written and those done.
+struct Parts<'t> {
     table: &'t Table,
     dir: PathBuf,
     name: String,
     target_bytes: u64,
-    row_group_bytes: usize,
     schema: Arc<Type>,
     props: Arc<WriterProperties>,
     open: Option<OpenPart>,
-    rows: Vec<u8>,
     done: Vec<LocalPart>,
     /// Threads that encode the columns of a row group at once.
     threads: usize,
-    /// The columns of the row group being written, kept for the next (their memory reused).
-    columns: Vec<Gathered>,
+    /// Per encoding thread, the values handed to the column writer (their memory reused).
+    scratch: Vec<Vec<ByteArray>>,
 }
 
 impl<'t> PartWriter<'t> {
@@ -151,29 +156,87 @@ impl<'t> PartWriter<'t> {
         row_group_bytes: usize,
     ) -> Result<PartWriter<'t>> {
         Ok(PartWriter {
-            table,
-            dir: dir.to_path_buf(),
-            name: name.to_string(),
-            target_bytes,
+            files: Parts {
+                table,
+                dir: dir.to_path_buf(),
+                name: name.to_string(),
+                target_bytes,
+                schema: schema_of(table.name, table.columns)?,
+                props: Arc::new(properties(table)),
+                open: None,
+                done: Vec::new(),
+                threads: 1,
+                scratch: vec![Vec::new()],
+            },
+            group: RowGroup::new(table),
             row_group_bytes,
-            schema: schema_of(table.name, table.columns)?,
-            props: Arc::new(properties(table)),
-            open: None,
-            rows: Vec::new(),
-            done: Vec::new(),
-            threads: 1,
-            columns: gathered(table),
         })
     }
 
     /// Encodes and compresses the columns of each row group on `n` threads.
     pub fn encoding_threads(mut self, n: usize) -> Self {
-        self.threads = n.max(1);
+        self.files.threads = n.max(1);
+        self.files.scratch = (0..self.files.threads).map(|_| Vec::new()).collect();
         self
     }
 
-    fn flush_row_group(&mut self) -> Result<()> {
-        if self.rows.is_empty() {
+    /// Moves the Parquet encoding to a thread of its own, fed one row group at a time, so that
+    /// sorting and gathering the next row group go on while the previous one is compressed.
+    pub fn in_background(self) -> BackgroundWriter<'t>
+    where
+        't: 'static,
+    {
+        let PartWriter {
+            mut files,
+            group,
+            row_group_bytes,
+        } = self;
+        let table = files.table;
+        // A rendezvous channel: one row group is encoded while the next fills, no more. The
+        // row groups written go back to be filled again.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<RowGroup>(0);
+        let (spare_tx, spare) = std::sync::mpsc::channel::<RowGroup>();
+        let handle = std::thread::spawn(move || -> Result<Vec<LocalPart>> {
+            for mut group in rx {
+                files.write(&mut group)?;
+                // The sender may be gone (it finished); the row group is then just freed.
+                let _ = spare_tx.send(group);
+            }
+            files.finish()
+        });
+        BackgroundWriter {
+            table,
+            tx: Some(tx),
+            handle: Some(handle),
+            group,
+            spare,
+            row_group_bytes,
+        }
+    }
+
+    /// Flushes and closes; returns the parts written, in order.
+    pub fn finish(mut self) -> Result<Vec<LocalPart>> {
+        self.files.write(&mut self.group)?;
+        self.files.finish()
+    }
+}
+
+impl RowSink for PartWriter<'_> {
+    fn push(&mut self, row: RowRef<'_>) -> io::Result<()> {
+        self.group.push(self.files.table, &row);
+        if self.group.bytes >= self.row_group_bytes {
+            self.files
+                .write(&mut self.group)
+                .map_err(io::Error::other)?;
+        }
+        Ok(())
+    }
+}
+
+impl Parts<'_> {
+    /// Writes `group` (when it has rows) as the next row group, and empties it.
+    fn write(&mut self, group: &mut RowGroup) -> Result<()> {
+        if group.rows == 0 {
             return Ok(());
         }
         if self.open.is_none() {
@@ -194,18 +257,19 @@ impl<'t> PartWriter<'t> {
         let Some(part) = self.open.as_mut() else {
             return Ok(());
         };
-        let buf = Bytes::from(std::mem::take(&mut self.rows));
-        transpose(self.table, &buf, part, &mut self.columns);
-        let written = write_row_group(&mut part.writer, &self.columns, &self.props, self.threads)
-            .map_err(|e| parquet_err(&part.path, e));
-        self.columns.iter_mut().for_each(Gathered::clear);
-        written?;
-        // The column values that borrowed the buffer are gone: it is taken back for the next
-        // row group instead of mapping (and page-faulting) as much memory again.
-        if let Ok(rows) = buf.try_into_mut() {
-            self.rows = Vec::from(rows);
-            self.rows.clear();
-        }
+        part.index.append(&mut group.index);
+        part.fingerprint.merge(group.fingerprint);
+        let written = write_row_group(
+            self.table,
+            &mut part.writer,
+            &mut group.columns,
+            &self.props,
+            &mut self.scratch,
+        )
+        .map_err(|e| parquet_err(&part.path, e));
+        let rows = group.rows as u64;
+        group.clear();
+        part.stats.add_row_group(rows, &written?);
         if part.writer.bytes_written() as u64 >= self.target_bytes {
             self.close_part()?;
         }
@@ -231,84 +295,33 @@ impl<'t> PartWriter<'t> {
         Ok(())
     }
 
-    /// Writes `rows` (encoded rows, back to back) as one row group; returns the emptied buffer.
-    fn write_row_group_of(&mut self, rows: Vec<u8>) -> Result<Vec<u8>> {
-        self.flush_row_group()?;
-        self.rows = rows;
-        self.flush_row_group()?;
-        Ok(std::mem::take(&mut self.rows))
-    }
-
-    /// Moves the Parquet encoding to a thread of its own, fed one row group at a time, so that
-    /// sorting and merging go on while the previous row group is compressed.
-    pub fn in_background(self) -> BackgroundWriter
-    where
-        't: 'static,
-    {
-        let row_group_bytes = self.row_group_bytes;
-        // A rendezvous channel: one row group is encoded while the next fills, no more. The
-        // buffers written go back to be filled again.
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(0);
-        let (spare_tx, spare) = std::sync::mpsc::channel::<Vec<u8>>();
-        let mut writer = self;
-        let handle = std::thread::spawn(move || -> Result<Vec<LocalPart>> {
-            for rows in rx {
-                let emptied = writer.write_row_group_of(rows)?;
-                // The sender may be gone (it finished); the buffer is then just freed.
-                let _ = spare_tx.send(emptied);
-            }
-            writer.finish()
-        });
-        BackgroundWriter {
-            tx: Some(tx),
-            handle: Some(handle),
-            rows: Vec::with_capacity(row_group_bytes + (1 << 16)),
-            spare,
-            row_group_bytes,
-        }
-    }
-
-    /// Flushes and closes; returns the parts written, in order.
-    pub fn finish(mut self) -> Result<Vec<LocalPart>> {
-        self.flush_row_group()?;
+    fn finish(mut self) -> Result<Vec<LocalPart>> {
         self.close_part()?;
         Ok(self.done)
     }
 }
 
-impl RowSink for PartWriter<'_> {
-    fn push(&mut self, row: RowRef<'_>) -> io::Result<()> {
-        self.rows.extend_from_slice(row.bytes());
-        if self.rows.len() >= self.row_group_bytes {
-            self.flush_row_group().map_err(io::Error::other)?;
-        }
-        Ok(())
-    }
-}
-
 /// A [`PartWriter`] running on its own thread; see [`PartWriter::in_background`].
-pub struct BackgroundWriter {
-    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+pub struct BackgroundWriter<'t> {
+    table: &'t Table,
+    tx: Option<std::sync::mpsc::SyncSender<RowGroup>>,
     handle: Option<std::thread::JoinHandle<Result<Vec<LocalPart>>>>,
-    rows: Vec<u8>,
-    /// Buffers the writer is done with.
-    spare: std::sync::mpsc::Receiver<Vec<u8>>,
+    group: RowGroup,
+    /// Row groups the writer is done with.
+    spare: std::sync::mpsc::Receiver<RowGroup>,
     row_group_bytes: usize,
 }
 
-impl BackgroundWriter {
+impl BackgroundWriter<'_> {
     fn send(&mut self) -> io::Result<()> {
-        let next = match self.spare.try_recv() {
-            Ok(mut spare) => {
-                spare.reserve(self.row_group_bytes + (1 << 16));
-                spare
-            }
-            Err(_) => Vec::with_capacity(self.row_group_bytes + (1 << 16)),
-        };
-        let rows = std::mem::replace(&mut self.rows, next);
+        let next = self
+            .spare
+            .try_recv()
+            .unwrap_or_else(|_| RowGroup::new(self.table));
+        let group = std::mem::replace(&mut self.group, next);
         match self.tx.as_ref() {
             Some(tx) => tx
-                .send(rows)
+                .send(group)
                 .map_err(|_| io::Error::other("the Parquet writer stopped")),
             None => Ok(()),
         }
@@ -316,7 +329,7 @@ impl BackgroundWriter {
 
     /// Flushes, waits for the writer and returns its parts (or the error that stopped it).
     pub fn finish(mut self) -> Result<Vec<LocalPart>> {
-        let sent = if self.rows.is_empty() {
+        let sent = if self.group.rows == 0 {
             Ok(())
         } else {
             self.send()
@@ -334,91 +347,103 @@ impl BackgroundWriter {
     }
 }
 
-impl RowSink for BackgroundWriter {
+impl RowSink for BackgroundWriter<'_> {
     fn push(&mut self, row: RowRef<'_>) -> io::Result<()> {
-        self.rows.extend_from_slice(row.bytes());
-        if self.rows.len() >= self.row_group_bytes {
+        self.group.push(self.table, &row);
+        if self.group.bytes >= self.row_group_bytes {
             self.send()?;
         }
         Ok(())
     }
 }
 
-/// The non-null values of one column of a row group, gathered for the column writer.
+/// The non-null values of one column of a row group, in the form its column writer takes.
 enum Values {
-    Bytes(Vec<ByteArray>),
+    /// Strings back to back, and where each ends: one buffer per column, so that the encoders
+    /// each read their own, side by side, and the row buffers are not kept for them.
+    Bytes {
+        data: Vec<u8>,
+        ends: Vec<u32>,
+    },
     Int64(Vec<i64>),
     Int32(Vec<i32>),
     Bool(Vec<bool>),
 }
 
-/// One column of a row group: its values, and a definition level per row when it is optional.
-struct Gathered {
-    values: Values,
-    def: Option<Vec<i16>>,
-}
-
-/// Empty columns for the rows of `table`.
-fn gathered(table: &Table) -> Vec<Gathered> {
-    table
-        .columns
-        .iter()
-        .map(|c| Gathered {
-            values: match c.ty {
-                ColumnType::Utf8 | ColumnType::Json => Values::Bytes(Vec::new()),
-                ColumnType::Timestamp | ColumnType::Int64 => Values::Int64(Vec::new()),
-                ColumnType::Int32 => Values::Int32(Vec::new()),
-                ColumnType::Boolean => Values::Bool(Vec::new()),
-            },
-            def: (!c.required).then(Vec::new),
-        })
-        .collect()
-}
-
-impl Gathered {
-    /// Drops the values (and the row buffer slices they hold), keeping the memory.
-    fn clear(&mut self) {
-        match &mut self.values {
-            Values::Bytes(v) => v.clear(),
-            Values::Int64(v) => v.clear(),
-            Values::Int32(v) => v.clear(),
-            Values::Bool(v) => v.clear(),
-        }
-        if let Some(def) = self.def.as_mut() {
-            def.clear();
+impl Values {
+    /// The memory of the values, a measure of the work of encoding them.
+    fn bytes(&self) -> usize {
+        match self {
+            Values::Bytes { data, ends } => data.len() + 4 * ends.len(),
+            Values::Int64(v) => 8 * v.len(),
+            Values::Int32(v) => 4 * v.len(),
+            Values::Bool(v) => v.len(),
         }
     }
 }
 
-/// Turns rows (encoded back to back in `buf`) into `columns` (empty on entry) in one pass over
-/// the cells, adding each row to the part's fingerprint, statistics and index. Strings are
-/// slices of `buf`: no copy.
-fn transpose(table: &Table, buf: &Bytes, part: &mut OpenPart, columns: &mut [Gathered]) {
-    let mut pos = 0;
-    let mut offsets = Vec::with_capacity(table.columns.len());
-    while pos < buf.len() {
-        offsets.clear();
-        index_cells(buf, pos, table.columns.len(), &mut offsets);
-        let row = RowRef {
-            buf,
-            offsets: &offsets,
-        };
-        part.stats.push(&row);
-        part.index.push(table, &row);
-        for (c, column) in columns.iter_mut().enumerate() {
-            let (cell, next) = read_cell(buf, pos);
+/// One column of a row group: its values, and a definition level per row when it is optional.
+struct ColumnCells {
+    values: Values,
+    def: Option<Vec<i16>>,
+}
+
+/// A row group being gathered, column by column, with the index and fingerprint of its rows
+/// (added to its part's when it is written; the column statistics are gathered by the column
+/// encoders). Gathering it is the writer's only pass over the rows; it runs while the previous
+/// row group is encoded.
+struct RowGroup {
+    columns: Vec<ColumnCells>,
+    rows: usize,
+    /// Encoded bytes of its rows, the measure of `row_group_bytes`.
+    bytes: usize,
+    index: IndexBuilder,
+    fingerprint: Fingerprint,
+}
+
+impl RowGroup {
+    fn new(table: &Table) -> RowGroup {
+        RowGroup {
+            columns: table
+                .columns
+                .iter()
+                .map(|c| ColumnCells {
+                    values: match c.ty {
+                        ColumnType::Utf8 | ColumnType::Json => Values::Bytes {
+                            data: Vec::new(),
+                            ends: Vec::new(),
+                        },
+                        ColumnType::Timestamp | ColumnType::Int64 => Values::Int64(Vec::new()),
+                        ColumnType::Int32 => Values::Int32(Vec::new()),
+                        ColumnType::Boolean => Values::Bool(Vec::new()),
+                    },
+                    def: (!c.required).then(Vec::new),
+                })
+                .collect(),
+            rows: 0,
+            bytes: 0,
+            index: IndexBuilder::default(),
+            fingerprint: Fingerprint::default(),
+        }
+    }
+
+    fn push(&mut self, table: &Table, row: &RowRef<'_>) {
+        self.rows += 1;
+        self.index.push(table, row);
+        for (c, column) in self.columns.iter_mut().enumerate() {
+            let cell = row.cell(c);
             if c == table.key_column {
-                part.fingerprint.add(match cell {
+                self.fingerprint.add(match cell {
                     Cell::Str(key) => key,
                     _ => b"",
                 });
             }
+            self.bytes += cell_len(cell);
             // A null, or a value of another kind (which the parsers never write), is absent.
             let present = match (&mut column.values, cell) {
-                (Values::Bytes(v), Cell::Str(s)) => {
-                    v.push(ByteArray::from(
-                        buf.slice(pos + STR_HEADER..pos + STR_HEADER + s.len()),
-                    ));
+                (Values::Bytes { data, ends }, Cell::Str(s)) => {
+                    data.extend_from_slice(s);
+                    ends.push(data.len() as u32);
                     true
                 }
                 (Values::Int64(v), Cell::Int(x)) => {
@@ -442,23 +467,52 @@ fn transpose(table: &Table, buf: &Bytes, part: &mut OpenPart, columns: &mut [Gat
             if let Some(def) = column.def.as_mut() {
                 def.push(i16::from(present));
             }
-            pos = next;
         }
+    }
+
+    /// Empties it for the next row group, keeping the memory of its columns.
+    fn clear(&mut self) {
+        for column in &mut self.columns {
+            match &mut column.values {
+                Values::Bytes { data, ends } => {
+                    data.clear();
+                    ends.clear();
+                }
+                Values::Int64(v) => v.clear(),
+                Values::Int32(v) => v.clear(),
+                Values::Bool(v) => v.clear(),
+            }
+            if let Some(def) = column.def.as_mut() {
+                def.clear();
+            }
+        }
+        self.rows = 0;
+        self.bytes = 0;
+        self.fingerprint = Fingerprint::default();
     }
 }
 
-/// Writes one row group: its columns are encoded and compressed into memory on `threads`
-/// threads (a column is the unit of work), then appended to the file in schema order.
+/// Writes one row group: its columns are encoded and compressed into memory on one thread per
+/// `scratch` (a column is the unit of work), then appended to the file in schema order.
+/// Returns the statistics of its columns.
 fn write_row_group(
+    table: &Table,
     writer: &mut SerializedFileWriter<File>,
-    columns: &[Gathered],
+    columns: &mut [ColumnCells],
     props: &Arc<WriterProperties>,
-    threads: usize,
-) -> parquet::errors::Result<()> {
+    scratch: &mut [Vec<ByteArray>],
+) -> parquet::errors::Result<Vec<ColumnStats>> {
     let descrs: Vec<ColumnDescPtr> = writer.schema_descr().columns().to_vec();
-    let work: Vec<(ColumnDescPtr, &Gathered)> = descrs.into_iter().zip(columns).collect();
-    let queue = std::sync::Mutex::new(work.into_iter().enumerate());
-    let encode_all = || {
+    let mut work: Vec<(usize, (ColumnDescPtr, &mut ColumnCells))> = descrs
+        .into_iter()
+        .zip(columns.iter_mut())
+        .enumerate()
+        .collect();
+    // The largest columns first: in schema order the largest (user agent, properties) came
+    // last, and one thread encoded them alone while the others waited for the next row group.
+    work.sort_by_key(|(_, (_, column))| std::cmp::Reverse(column.values.bytes()));
+    let queue = std::sync::Mutex::new(work.into_iter());
+    let encode_all = |values: &mut Vec<ByteArray>| {
         let mut done = Vec::new();
         loop {
             let next = match queue.lock() {
@@ -468,62 +522,117 @@ fn write_row_group(
             let Some((i, (descr, column))) = next else {
                 return done;
             };
-            done.push((i, encode_column(descr, props, column)));
+            let stats = ColumnStats::of(table, i);
+            let scale = match table.columns[i].ty {
+                ColumnType::Timestamp => MICROS_PER_MILLI,
+                _ => 1,
+            };
+            done.push((
+                i,
+                encode_column(descr, props, column, values, (stats, scale)),
+            ));
         }
     };
-    let mut encoded: Vec<(usize, parquet::errors::Result<(Bytes, ColumnCloseResult)>)> =
-        std::thread::scope(|s| {
-            let helpers: Vec<_> = (1..threads.max(1)).map(|_| s.spawn(encode_all)).collect();
-            let mut all = encode_all();
-            for h in helpers {
-                match h.join() {
-                    Ok(done) => all.extend(done),
-                    Err(_) => all.push((
-                        usize::MAX,
-                        Err(ParquetError::General("a column encoder panicked".into())),
-                    )),
-                }
+    let (mine, others) = scratch.split_at_mut(1);
+    let mut encoded: Vec<(usize, parquet::errors::Result<Encoded>)> = std::thread::scope(|s| {
+        let helpers: Vec<_> = others
+            .iter_mut()
+            .map(|values| s.spawn(|| encode_all(values)))
+            .collect();
+        let mut all = encode_all(&mut mine[0]);
+        for h in helpers {
+            match h.join() {
+                Ok(done) => all.extend(done),
+                Err(_) => all.push((
+                    usize::MAX,
+                    Err(ParquetError::General("a column encoder panicked".into())),
+                )),
             }
-            all
-        });
+        }
+        all
+    });
     encoded.sort_by_key(|(i, _)| *i);
     let mut rg = writer.next_row_group()?;
+    let mut stats = Vec::with_capacity(encoded.len());
     for (_, chunk) in encoded {
-        let (bytes, close) = chunk?;
+        let (bytes, close, column) = chunk?;
         rg.append_column(&bytes, close)?;
+        stats.push(column);
     }
     rg.close()?;
-    Ok(())
+    Ok(stats)
 }
 
-/// One column chunk, encoded and compressed into memory.
+/// A column chunk encoded into memory, and the column's statistics.
+type Encoded = (Bytes, ColumnCloseResult, ColumnStats);
+
+/// Bytes of a cell in the row encoding (see `record::cells`).
+fn cell_len(cell: Cell<'_>) -> usize {
+    match cell {
+        Cell::Null => 1,
+        Cell::Int(_) => 9,
+        Cell::Str(s) => STR_HEADER + s.len(),
+    }
+}
+
+/// One column chunk, encoded and compressed into memory, with the statistics of its values
+/// (stored timestamps are divided by `scale` for them, back to milliseconds). Strings are
+/// handed to the writer as slices of their column's buffer (no copy), in `values`, which is
+/// left empty.
 fn encode_column(
     descr: ColumnDescPtr,
     props: &Arc<WriterProperties>,
-    column: &Gathered,
-) -> parquet::errors::Result<(Bytes, ColumnCloseResult)> {
+    column: &mut ColumnCells,
+    values: &mut Vec<ByteArray>,
+    (mut stats, scale): (ColumnStats, i64),
+) -> parquet::errors::Result<Encoded> {
     let mut sink = TrackedWrite::new(Vec::new());
+    let def = column.def.as_deref();
+    let present = match &column.values {
+        Values::Bytes { ends, .. } => ends.len(),
+        Values::Int64(v) => v.len(),
+        Values::Int32(v) => v.len(),
+        Values::Bool(v) => v.len(),
+    };
+    stats.add_nulls(def.map_or(0, |d| d.len() - present) as u64);
     let close = {
         let pages = Box::new(SerializedPageWriter::new(&mut sink));
         let mut w = get_column_writer(descr, props.clone(), pages);
-        let def = column.def.as_deref();
-        match &column.values {
-            Values::Bytes(v) => {
-                get_typed_column_writer_mut::<ByteArrayType>(&mut w).write_batch(v, def, None)?
+        match &mut column.values {
+            Values::Bytes { data, ends } => {
+                let shared = Bytes::from(std::mem::take(data));
+                let mut start = 0;
+                values.extend(ends.iter().map(|&end| {
+                    let range = start..end as usize;
+                    start = end as usize;
+                    stats.push_str(&shared[range.clone()]);
+                    ByteArray::from(shared.slice(range))
+                }));
+                let written = get_typed_column_writer_mut::<ByteArrayType>(&mut w)
+                    .write_batch(values, def, None);
+                values.clear();
+                // The slices are gone: the buffer is taken back for the next row group.
+                if let Ok(back) = shared.try_into_mut() {
+                    *data = Vec::from(back);
+                }
+                written?
             }
             Values::Int64(v) => {
+                v.iter().for_each(|x| stats.push_int(x / scale));
                 get_typed_column_writer_mut::<Int64Type>(&mut w).write_batch(v, def, None)?
             }
             Values::Int32(v) => {
+                v.iter().for_each(|x| stats.push_int(i64::from(*x)));
                 get_typed_column_writer_mut::<Int32Type>(&mut w).write_batch(v, def, None)?
             }
             Values::Bool(v) => {
+                v.iter().for_each(|x| stats.push_int(i64::from(*x)));
                 get_typed_column_writer_mut::<BoolType>(&mut w).write_batch(v, def, None)?
             }
         };
         w.close()?
     };
-    Ok((Bytes::from(sink.into_inner()?), close))
+    Ok((Bytes::from(sink.into_inner()?), close, stats))
 }
 
 /// Calls `f` with every non-null value of string column `column` of a local Parquet file, and
@@ -725,11 +834,15 @@ mod tests {
         for p in &parts {
             let fp = scan_string_column(&p.path, 0, |_| ids += 1).unwrap();
             assert_eq!(fp, p.fingerprint);
-            total.rows += fp.rows;
-            total.checksum = total.checksum.wrapping_add(fp.checksum);
+            total.merge(fp);
         }
         assert_eq!(total, expected);
         assert_eq!(ids, 1_000);
+        // Each part's statistics and index are those of its own rows, whatever its row groups.
+        for p in &parts {
+            assert_eq!(p.stats.rows(), p.fingerprint.rows);
+            assert_eq!(p.index.keys.len() as u64, p.fingerprint.rows);
+        }
         // Whole rows come back as they were encoded.
         let mut seqs = Vec::new();
         read_rows(&parts[0].path, &EVENTS, |row| {
@@ -773,7 +886,16 @@ mod tests {
         }
         let parts = w.finish().unwrap();
         assert_eq!(parts.len(), 1);
-        std::fs::read(&parts[0].path).unwrap()
+        // Several row groups, their statistics and indexes added up into the part's.
+        let part = &parts[0];
+        assert_eq!((part.stats.rows(), part.fingerprint.rows), (3_000, 3_000));
+        assert_eq!(part.index.keys.len(), 3_000);
+        assert_eq!(
+            part.index.persons.len(),
+            50 + 17,
+            "50 anonymous ids, 17 users"
+        );
+        std::fs::read(&part.path).unwrap()
     }
 
     #[test]

@@ -14,7 +14,6 @@
 use serde_json::{Map, Value};
 
 use crate::lake::table::{PersonSource, Table};
-use crate::record::cells::{Cell, RowRef};
 use crate::record::{Column, ColumnType};
 use crate::timestamp::format_rfc3339;
 
@@ -27,37 +26,89 @@ enum Bound {
     Str(Vec<u8>),
 }
 
+/// Bounds and null count of one column, gathered value by value: the Parquet writer keeps one
+/// per column of a row group, in the job that encodes the column.
 #[derive(Debug, Clone, Default)]
-struct ColumnStats {
+pub struct ColumnStats {
+    /// Whether the column gets bounds.
+    bounded: bool,
     min: Option<Bound>,
     max: Option<Bound>,
     nulls: u64,
 }
 
-/// Statistics of one data file, gathered row by row as it is written.
+impl ColumnStats {
+    /// Empty statistics of column `i` of `table`.
+    pub fn of(table: &Table, i: usize) -> ColumnStats {
+        let person = match table.persons {
+            PersonSource::Columns { anonymous, user } => i == anonymous || i == user,
+            PersonSource::RawJson(_) => false,
+        };
+        ColumnStats {
+            bounded: table.columns[i].ty != ColumnType::Json && !person,
+            ..ColumnStats::default()
+        }
+    }
+
+    pub fn add_nulls(&mut self, n: u64) {
+        self.nulls += n;
+    }
+
+    pub fn push_int(&mut self, v: i64) {
+        if self.bounded {
+            self.bound(Bound::Int(v));
+        }
+    }
+
+    pub fn push_str(&mut self, v: &[u8]) {
+        if !self.bounded {
+            return;
+        }
+        // Compare before copying: most values are neither a new min nor a new max.
+        let outside = |b: &Option<Bound>, beyond: fn(&[u8], &[u8]) -> bool| match b {
+            Some(Bound::Str(m)) => beyond(v, m),
+            Some(Bound::Int(_)) => false,
+            None => true,
+        };
+        if outside(&self.min, |v, m| v < m) || outside(&self.max, |v, m| v > m) {
+            self.bound(Bound::Str(v.to_vec()));
+        }
+    }
+
+    fn bound(&mut self, b: Bound) {
+        if self.min.as_ref().is_none_or(|m| b < *m) {
+            self.min = Some(b.clone());
+        }
+        if self.max.as_ref().is_none_or(|m| b > *m) {
+            self.max = Some(b);
+        }
+    }
+
+    fn merge(&mut self, other: &ColumnStats) {
+        self.nulls += other.nulls;
+        for b in [&other.min, &other.max].into_iter().flatten() {
+            self.bound(b.clone());
+        }
+    }
+}
+
+/// Statistics of one data file, gathered column by column as its row groups are written.
 #[derive(Debug, Clone)]
 pub struct FileStats {
     columns: &'static [Column],
     rows: u64,
     stats: Vec<ColumnStats>,
-    /// Per column: whether it gets bounds.
-    bounded: Vec<bool>,
 }
 
 impl FileStats {
     /// Statistics of a file of `table`.
     pub fn new(table: &Table) -> FileStats {
-        let columns = table.columns;
-        let mut bounded: Vec<bool> = columns.iter().map(|c| c.ty != ColumnType::Json).collect();
-        if let PersonSource::Columns { anonymous, user } = table.persons {
-            bounded[anonymous] = false;
-            bounded[user] = false;
-        }
         FileStats {
-            columns,
+            columns: table.columns,
             rows: 0,
-            stats: vec![ColumnStats::default(); columns.len()],
-            bounded,
+            stats: (0..table.columns.len())
+                .map(|i| ColumnStats::of(table, i))
+                .collect(),
         }
     }
 
@@ -65,38 +116,15 @@ impl FileStats {
         self.rows
     }
 
-    pub fn push(&mut self, row: &RowRef<'_>) {
-        self.rows += 1;
-        for (i, (column, s)) in self.columns.iter().zip(&mut self.stats).enumerate() {
-            let bound = match (column.ty, row.cell(i)) {
-                (_, Cell::Null) => {
-                    s.nulls += 1;
-                    continue;
-                }
-                _ if !self.bounded[i] => continue,
-                (_, Cell::Int(v)) => Bound::Int(v),
-                (_, Cell::Str(v)) => {
-                    // Compare before copying: most values are neither a new min nor a new max.
-                    let below = s.min.as_ref().is_none_or(|m| match m {
-                        Bound::Str(m) => v < m.as_slice(),
-                        Bound::Int(_) => false,
-                    });
-                    let above = s.max.as_ref().is_none_or(|m| match m {
-                        Bound::Str(m) => v > m.as_slice(),
-                        Bound::Int(_) => false,
-                    });
-                    if !(below || above) {
-                        continue;
-                    }
-                    Bound::Str(v.to_vec())
-                }
-            };
-            if s.min.as_ref().is_none_or(|m| bound < *m) {
-                s.min = Some(bound.clone());
-            }
-            if s.max.as_ref().is_none_or(|m| bound > *m) {
-                s.max = Some(bound);
-            }
+    /// Adds a row group of `rows` rows, with the statistics of each of its columns.
+    pub fn add_row_group<'a>(
+        &mut self,
+        rows: u64,
+        columns: impl IntoIterator<Item = &'a ColumnStats>,
+    ) {
+        self.rows += rows;
+        for (s, o) in self.stats.iter_mut().zip(columns) {
+            s.merge(o);
         }
     }
 
@@ -154,7 +182,7 @@ fn value(ty: ColumnType, bound: &Bound, side: Side) -> Option<Value> {
 mod tests {
     use super::*;
     use crate::lake::table::EVENTS;
-    use crate::record::cells::OwnedRow;
+    use crate::record::cells::{Cell, OwnedRow};
 
     fn push(stats: &mut FileStats, ty: &str, ts: &str, url: Option<&str>) {
         let url = url.map_or(String::new(), |u| {
@@ -169,7 +197,18 @@ mod tests {
                 EVENTS.parse_line(line.as_bytes(), buf)
             })
             .unwrap();
-        stats.push(&row);
+        let columns: Vec<ColumnStats> = (0..EVENTS.columns.len())
+            .map(|i| {
+                let mut c = ColumnStats::of(&EVENTS, i);
+                match row.cell(i) {
+                    Cell::Null => c.add_nulls(1),
+                    Cell::Int(v) => c.push_int(v),
+                    Cell::Str(v) => c.push_str(v),
+                }
+                c
+            })
+            .collect();
+        stats.add_row_group(1, &columns);
     }
 
     #[test]
