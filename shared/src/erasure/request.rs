@@ -5,14 +5,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::filter::ErasureFilter;
-use crate::lake::layout::new_run_id;
+use crate::lake::layout::{new_run_id, LINKS_PREFIX, REPORTS_PREFIX, REQUESTS_PREFIX};
 use crate::lake::store::{ObjectStore, Precondition};
 use crate::lake::{LakeError, Result};
 use crate::timestamp::{format_rfc3339, EpochMillis};
-
-pub const REQUESTS_PREFIX: &str = "erasure/requests/";
-pub const REPORTS_PREFIX: &str = "erasure/reports/";
-pub const LINKS_PREFIX: &str = "erasure/links/";
 
 /// Ids one request may name: a request is one person (or a few), not a bulk delete.
 pub const MAX_IDS_PER_REQUEST: usize = 1000;

@@ -231,6 +231,8 @@ fn people_in_raw(raw: &[u8]) -> Vec<(PersonKind, Vec<u8>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lake::table::{EVENTS, QUARANTINE};
+    use crate::record::cells::OwnedRow;
 
     #[test]
     fn sorting_by_hash_on_two_threads_gives_the_plain_sort() {
@@ -246,8 +248,6 @@ mod tests {
         sort_by_hash(&mut small, |k| k >> 127 == 1);
         assert_eq!(small, [0, 1, 2 << 126, 3 << 126]);
     }
-    use crate::lake::table::{EVENTS, QUARANTINE};
-    use crate::record::cells::OwnedRow;
 
     fn row(table: &Table, line: &str) -> OwnedRow {
         let mut r = OwnedRow::default();

@@ -10,6 +10,9 @@
 //! lake/<table>/_driftless_vacuum.json                      when the table was last vacuumed
 //! rejected/<table>/YYYY/MM/DD/HH/<object>.jsonl            lines of a raw object that were not records
 //! unreadable/raw/<table>/...                               raw objects that could not be read
+//! erasure/requests/<id>.json                               an erasure request
+//! erasure/reports/<id>.json                                what an erasure did
+//! erasure/links/<time>-<run>.json                          user id / anonymous id pairs found in erased raw rows
 //! ```
 
 use std::fmt;
@@ -20,6 +23,13 @@ use super::table::Table;
 use crate::timestamp::{civil_from_days, days_from_civil, EpochMillis};
 
 const DAY_MS: i64 = 86_400_000;
+
+/// Erasure requests, one object each (`erasure::request`).
+pub const REQUESTS_PREFIX: &str = "erasure/requests/";
+/// What each erasure did, one report per request.
+pub const REPORTS_PREFIX: &str = "erasure/reports/";
+/// The links compaction found between an erased user id and an anonymous id in raw events.
+pub const LINKS_PREFIX: &str = "erasure/links/";
 
 /// A UTC calendar day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
